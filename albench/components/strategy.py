@@ -1,0 +1,89 @@
+"""The query-strategy component: declares the statistics it needs, then selects regions to annotate."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from albench.params import NoParams
+from albench.scoring import PoolStatistic, RegionStatistic
+
+__all__ = ["SelectionContext", "Strategy"]
+
+
+@dataclass(frozen=True)
+class SelectionContext:
+    """Everything a strategy may use to select regions in one round.
+
+    Regions are numbered globally across the pool (``region_image`` maps each to its pool image). The
+    strategy sees ground truth only through the labeled regions (``labeled_class_counts``) and the cost
+    the annotator charges (``region_cost``), never the labels of unlabeled regions.
+
+    Attributes:
+        round: the round whose model produced the statistics (the selection is labeled for the next).
+        budget: clicks to spend.
+        num_classes: C.
+        background_class: the dataset's background class, or None.
+        labeled: ``(R,) bool``, regions already annotated.
+        labeled_class_counts: ``(C,) int64``, n_c: labeled regions whose dominant ground-truth class is c.
+        region_stats: the declared :class:`RegionStatistic` results by name, ``(R, K)`` or ``(R, K, C)``.
+        pool_stats: the declared :class:`PoolStatistic` results by name, ``(K,)``.
+        region_sizes: ``(R,) int64`` pixels per region.
+        region_image: ``(R,) int64`` pool image index of each region.
+        region_cost: clicks that annotating each of the given regions costs.
+        unit_cost: True when every region costs one click.
+        overshoot: whether the region that crosses the budget may be kept (the protocol's ``overshoot``).
+        generator: the only source of randomness a strategy may use.
+    """
+
+    round: int
+    budget: int
+    num_classes: int
+    background_class: int | None
+    labeled: np.ndarray
+    labeled_class_counts: np.ndarray
+    region_stats: Mapping[str, np.ndarray]
+    pool_stats: Mapping[str, np.ndarray]
+    region_sizes: np.ndarray
+    region_image: np.ndarray
+    region_cost: Callable[[np.ndarray], np.ndarray]
+    unit_cost: bool
+    overshoot: bool
+    generator: np.random.Generator
+
+    @property
+    def num_regions(self) -> int:
+        return len(self.labeled)
+
+    def unlabeled_ids(self) -> np.ndarray:
+        """Ids of the regions not yet annotated, ascending."""
+        return np.flatnonzero(~self.labeled)
+
+
+class Strategy(ABC):
+    """Base class of query-strategy plugins.
+
+    :meth:`statistics` declares what the scoring engine computes over the pool (nothing for strategies
+    that need no model, such as random); :meth:`select` returns region ids in the order the strategy
+    wants them annotated. The runner rejects duplicates, already-labeled regions and selections whose
+    cost exceeds the budget (see :func:`albench.selection.take_within_budget`).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def statistics(self, num_classes: int) -> Sequence[RegionStatistic | PoolStatistic]:
+        """What the engine must compute for :meth:`select`; empty when no model pass is needed."""
+        return ()
+
+    @abstractmethod
+    def select(self, context: SelectionContext) -> np.ndarray:
+        """Region ids to annotate, in priority order, costing at most ``context.budget`` clicks."""

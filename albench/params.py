@@ -1,0 +1,136 @@
+"""Typed component parameters: declared as a frozen dataclass, checked before any training starts.
+
+A component declares ``Params``, a frozen dataclass whose fields carry type hints and defaults. Raw values
+come from the command line (strings) or a protocol file (TOML values); :func:`resolve_params` turns them into
+a ``Params`` instance or raises :class:`~albench.errors.ParameterError` naming the component and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union
+
+from albench.errors import ParameterError
+
+__all__ = ["NoParams", "coerce_value", "params_to_dict", "resolve_params"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    """The parameters of a component that takes none."""
+
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return f"tuple[{_describe(args[0])}, ...]" if args else "tuple"
+    if tp is type(None):
+        return "None"
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce_value(value: Any, tp: Any) -> Any:
+    """Return ``value`` as type ``tp``; strings (from the command line) are parsed. Raises ValueError."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() == "none" and type(None) in args):
+            if type(None) in args:
+                return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce_value(value, arg)
+            except ValueError:
+                continue
+        raise ValueError
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        for choice in choices:
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise ValueError
+    if origin is tuple:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, (list, tuple)):
+            raise ValueError
+        (item_type, *_rest) = typing.get_args(tp) or (Any,)
+        return tuple(coerce_value(v, item_type) for v in value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ValueError
+    if tp is int:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            return int(value)
+        raise ValueError
+    if tp is float:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            return float(value)
+        raise ValueError
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError
+    if tp is Any:
+        return value
+    raise ValueError
+
+
+def resolve_params(params_cls: type, raw: Mapping[str, Any], *, owner: str) -> Any:
+    """Build ``params_cls`` from ``raw``; ``owner`` (e.g. "strategy 'oreal'") names the component in errors."""
+    fields = {f.name: f for f in dataclasses.fields(params_cls)}
+    hints = typing.get_type_hints(params_cls)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=3)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(fields) if fields else "(none)"
+            raise ParameterError(f"{owner} has no parameter {key!r}.{hint} Its parameters: {known}.")
+        tp = hints[key]
+        try:
+            values[key] = coerce_value(value, tp)
+        except (ValueError, json.JSONDecodeError):
+            raise ParameterError(
+                f"{owner}: parameter {key!r} must be {_describe(tp)}, got {value!r}."
+            ) from None
+    try:
+        return params_cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ParameterError(f"{owner}: {error}") from None
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """The parameters as a JSON-ready dict (tuples become lists), for hashing and the results."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        out[field.name] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -1,0 +1,124 @@
+"""The plugin manager: built-in plugins and third-party entry points, loaded through one call.
+
+Built-ins are the modules in :data:`DEFAULT_PLUGINS`; third-party plugins are found in the ``albench``
+entry-point group. Both go through :func:`_register`. ``ALBENCH_LOAD_PLUGINS`` restricts which third-party
+plugins load: unset loads all, a comma-separated list of entry-point or distribution names loads those,
+an empty value loads none. A plugin that fails to import or to register is recorded, not raised, so the
+commands that do not need it keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pluggy
+
+from albench import hookspecs
+
+__all__ = ["DEFAULT_PLUGINS", "ENV_LOAD_PLUGINS", "BrokenPlugin", "LoadedPlugin", "PluginHost", "load_plugins"]
+
+ENTRY_POINT_GROUP = "albench"
+ENV_LOAD_PLUGINS = "ALBENCH_LOAD_PLUGINS"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "albench_plugins.datasets.toy",
+    "albench_plugins.backbones.tiny_deeplab",
+    "albench_plugins.superpixels.slic",
+    "albench_plugins.labeling.dominant",
+    "albench_plugins.strategies.random",
+    "albench_plugins.strategies.oreal",
+)
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    """A plugin that registered: its name (module or entry point), distribution and version."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that failed to import or register, with the error, shown by ``albench plugins``."""
+
+    name: str
+    distribution: str
+    error: str
+
+
+@dataclass
+class PluginHost:
+    """The pluggy manager plus what loaded and what broke."""
+
+    manager: pluggy.PluginManager
+    loaded: list[LoadedPlugin] = field(default_factory=list)
+    broken: list[BrokenPlugin] = field(default_factory=list)
+
+    def info(self, plugin_name: str) -> LoadedPlugin | None:
+        return next((p for p in self.loaded if p.name == plugin_name), None)
+
+
+def _albench_version() -> str:
+    from albench import __version__
+
+    return __version__
+
+
+def _register(host: PluginHost, plugin: object, name: str, distribution: str, version: str, builtin: bool) -> None:
+    """The one registration path, for built-ins and third-party plugins alike."""
+    try:
+        host.manager.register(plugin, name=name)
+    except Exception as error:  # pluggy validates hook names and signatures here
+        host.broken.append(BrokenPlugin(name, distribution, f"{type(error).__name__}: {error}"))
+        return
+    host.loaded.append(LoadedPlugin(name, distribution, version, builtin))
+
+
+def _allowed(env: Mapping[str, str]) -> set[str] | None:
+    value = env.get(ENV_LOAD_PLUGINS)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = None,
+                 extra: tuple[ModuleType | object, ...] = ()) -> PluginHost:
+    """A fresh plugin host with the built-ins, the allowed entry points, and ``extra`` plugin objects."""
+    env = os.environ if env is None else env
+    manager = pluggy.PluginManager("albench")
+    manager.add_hookspecs(hookspecs)
+    host = PluginHost(manager)
+    version = _albench_version()
+    for module_name in DEFAULT_PLUGINS:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:
+            host.broken.append(BrokenPlugin(module_name, "albench", f"{type(error).__name__}: {error}"))
+            continue
+        _register(host, module, module_name, "albench", version, builtin=True)
+    if entry_points:
+        allowed = _allowed(env)
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = entry_point.dist
+            dist_name = dist.metadata["Name"] if dist is not None else "unknown"
+            dist_version = dist.version if dist is not None else "unknown"
+            if allowed is not None and entry_point.name not in allowed and dist_name not in allowed:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as error:
+                host.broken.append(BrokenPlugin(entry_point.name, dist_name, f"{type(error).__name__}: {error}"))
+                continue
+            _register(host, plugin, entry_point.name, dist_name, dist_version, builtin=False)
+    for plugin in extra:
+        name = getattr(plugin, "__name__", type(plugin).__name__)
+        _register(host, plugin, name, "(registered in code)", "", builtin=False)
+    return host

@@ -1,0 +1,129 @@
+"""The plugin host and registry: one test per error message."""
+
+import numpy as np
+import pytest
+
+from albench import Strategy, hookimpl
+from albench.errors import DuplicateComponentError, ParameterError, UnknownComponentError
+from albench.plugins import DEFAULT_PLUGINS, load_plugins
+from albench.registry import Registry, load_registry
+
+
+class ShadowRandom(Strategy):
+    """A second strategy called 'random', to collide with the built-in one."""
+
+    name = "random"
+
+    def select(self, context):
+        return np.empty(0, dtype=np.int64)
+
+
+class ShadowPlugin:
+    @hookimpl
+    def register_strategies(self, register):
+        register(ShadowRandom)
+
+
+class NotAStrategyPlugin:
+    @hookimpl
+    def register_strategies(self, register):
+        register(dict)
+
+
+class BadHookPlugin:
+    @hookimpl
+    def register_strategies(self, register, extra_argument):  # not in the hookspec
+        pass
+
+
+def test_builtins_register_through_the_plugin_manager():
+    registry = load_registry(entry_points=False)
+    plugins = {r.plugin for r in registry.registrations()}
+    assert plugins <= set(DEFAULT_PLUGINS)
+    assert registry.names("strategy") == ["oreal", "random"]
+    assert {r.distribution for r in registry.registrations()} == {"albench"}
+
+
+def test_duplicate_name_is_an_error_naming_both_plugins():
+    registry = load_registry(entry_points=False, extra=(ShadowPlugin(),))
+    with pytest.raises(DuplicateComponentError) as info:
+        registry.get("strategy", "random")
+    message = str(info.value)
+    assert "strategy 'random' is registered by both" in message
+    assert "albench_plugins.strategies.random" in message and "ShadowPlugin" in message
+    assert registry.names("strategy") == ["oreal"]
+    assert [r.plugin for r in registry.duplicates()[0]] == ["albench_plugins.strategies.random", "ShadowPlugin"]
+
+
+def test_unknown_name_lists_close_matches_and_the_available_names(registry: Registry):
+    with pytest.raises(UnknownComponentError, match=r"unknown strategy 'oreall'\. Did you mean 'oreal'\? Available: oreal, random\."):
+        registry.get("strategy", "oreall")
+
+
+def test_unknown_name_without_close_match_still_lists_the_available_names(registry: Registry):
+    with pytest.raises(UnknownComponentError, match=r"unknown dataset 'imagenet'\. Available: toy\.$"):
+        registry.get("dataset", "imagenet")
+
+
+def test_unknown_kind(registry: Registry):
+    with pytest.raises(UnknownComponentError, match=r"unknown component kind 'model'; kinds are dataset, backbone"):
+        registry.get("model", "x")
+
+
+def test_unknown_parameter_is_rejected_with_close_matches(registry: Registry):
+    with pytest.raises(ParameterError, match=r"strategy 'oreal' has no parameter 'agregation'\. Did you mean 'aggregation'\?"):
+        registry.resolve("strategy", "oreal", {"agregation": "max"})
+
+
+def test_ill_typed_parameter_is_rejected(registry: Registry):
+    with pytest.raises(ParameterError, match=r"strategy 'oreal': parameter 'aggregation' must be 'max' \| 'mean' \| 'p95', got 'median'"):
+        registry.resolve("strategy", "oreal", {"aggregation": "median"})
+    with pytest.raises(ParameterError, match=r"dataset 'toy': parameter 'num_images' must be int, got 'many'"):
+        registry.resolve("dataset", "toy", {"num_images": "many"})
+
+
+def test_parameter_values_from_the_command_line_are_parsed(registry: Registry):
+    _, params = registry.resolve("dataset", "toy", {"num_images": "12", "flip": "false", "val_fraction": "0.5"})
+    assert (params.num_images, params.flip, params.val_fraction) == (12, False, 0.5)
+
+
+def test_parameter_out_of_range_is_rejected_naming_the_component(registry: Registry):
+    with pytest.raises(ParameterError, match=r"dataset 'toy': num_images must be at least 2, got 1"):
+        registry.resolve("dataset", "toy", {"num_images": 1})
+
+
+def test_a_registered_non_component_marks_the_plugin_broken():
+    registry = load_registry(entry_points=False, extra=(NotAStrategyPlugin(),))
+    (broken,) = registry.broken
+    assert broken.name == "NotAStrategyPlugin"
+    assert "registered <class 'dict'> as a strategy, but it is not a subclass of albench.Strategy" in broken.error
+    assert registry.names("strategy") == ["oreal", "random"]
+
+
+def test_a_hook_with_a_bad_signature_marks_the_plugin_broken():
+    host = load_plugins(entry_points=False, extra=(BadHookPlugin(),))
+    (broken,) = host.broken
+    assert broken.name == "BadHookPlugin" and "extra_argument" in broken.error
+
+
+def test_broken_plugins_are_mentioned_when_a_name_is_unknown():
+    registry = load_registry(entry_points=False, extra=(NotAStrategyPlugin(),))
+    with pytest.raises(UnknownComponentError, match=r"Plugins that failed to load, which may provide it: 'NotAStrategyPlugin'"):
+        registry.get("strategy", "mystery")
+
+
+def test_params_must_be_a_dataclass():
+    class NoDataclassParams(Strategy):
+        name = "odd"
+        Params = dict
+
+        def select(self, context):
+            return np.empty(0, dtype=np.int64)
+
+    class Plugin:
+        @hookimpl
+        def register_strategies(self, register):
+            register(NoDataclassParams)
+
+    registry = load_registry(entry_points=False, extra=(Plugin(),))
+    assert "strategy 'odd': `Params` must be a dataclass" in registry.broken[0].error
