@@ -1,0 +1,100 @@
+"""Selection building blocks shared by strategies, and the runner's check of what a strategy returned."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+import numpy as np
+
+from albench.errors import SelectionError
+
+__all__ = ["CostFunction", "items_per_class", "take_within_budget", "top_k", "validate_selection"]
+
+CostFunction = Callable[[np.ndarray], np.ndarray]
+
+
+def items_per_class(counts: np.ndarray, budget: int) -> np.ndarray:
+    """ITEMSPERCLASS (OREAL supplementary, Algorithm 1): per-class picks δ that balance n + δ.
+
+    Repeats ``budget`` times: c ← argmin_c (n_c + δ_c), ties to the lowest class index; δ_c += 1.
+    """
+    delta = np.zeros(len(counts), dtype=np.int64)
+    heap = [(int(n), c) for c, n in enumerate(counts)]
+    heapq.heapify(heap)
+    for _ in range(budget):
+        total, c = heapq.heappop(heap)
+        delta[c] += 1
+        heapq.heappush(heap, (total + 1, c))
+    return delta
+
+
+def top_k(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Ids of the ``k`` highest scores, best first; ties go to the lowest id; NaN never wins.
+
+    ``candidates`` restricts the choice to those ids. Deterministic, and O(R) rather than a full sort.
+    """
+    ids = np.arange(len(scores)) if candidates is None else np.asarray(candidates, dtype=np.int64)
+    values = np.nan_to_num(scores[ids].astype(np.float64), nan=-np.inf)
+    if k <= 0 or len(ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    if k < len(ids):
+        threshold = np.partition(values, len(values) - k)[len(values) - k]
+        keep = values >= threshold  # every tie at the threshold, so the stable sort below decides
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))
+    return ids[order][:k]
+
+
+def take_within_budget(order: np.ndarray, costs: np.ndarray, budget: int, *, overshoot: bool = False) -> np.ndarray:
+    """The longest prefix of ``order`` whose clicks fit in ``budget``.
+
+    With ``overshoot`` the region that crosses the budget is kept too (the OREAL authors' code).
+    """
+    spent = np.cumsum(costs)
+    if overshoot:
+        fits = int(np.searchsorted(spent, budget, side="left")) + 1
+    else:
+        fits = int(np.searchsorted(spent, budget, side="right"))
+    return order[: min(fits, len(order))]
+
+
+def validate_selection(
+    selection: object, *, strategy: str, labeled: np.ndarray, costs_of: CostFunction,
+    budget: int, overshoot: bool,
+) -> np.ndarray:
+    """Check a strategy's return value; raise :class:`SelectionError` naming the strategy if it breaks a rule."""
+    try:
+        ids = np.asarray(selection)
+    except Exception as error:  # pragma: no cover - numpy accepts almost anything
+        raise SelectionError(f"strategy {strategy!r} returned {type(selection).__name__}, not region ids: {error}")
+    if ids.ndim != 1 or not (ids.size == 0 or np.issubdtype(ids.dtype, np.integer)):
+        raise SelectionError(
+            f"strategy {strategy!r} must return a 1-D array of integer region ids, "
+            f"got shape {ids.shape} and dtype {ids.dtype}"
+        )
+    ids = ids.astype(np.int64)
+    num_regions = len(labeled)
+    out_of_range = ids[(ids < 0) | (ids >= num_regions)]
+    if out_of_range.size:
+        raise SelectionError(
+            f"strategy {strategy!r} returned region {int(out_of_range[0])}, outside the pool's "
+            f"{num_regions} regions (valid ids are 0..{num_regions - 1})"
+        )
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise SelectionError(
+            f"strategy {strategy!r} returned region {int(unique[counts > 1][0])} more than once in one round"
+        )
+    already = ids[labeled[ids]]
+    if already.size:
+        raise SelectionError(f"strategy {strategy!r} returned region {int(already[0])}, which is already labeled")
+    costs = costs_of(ids)
+    spent = int(costs.sum())
+    within = spent <= budget or (overshoot and int(costs[:-1].sum()) < budget)
+    if not within:
+        raise SelectionError(
+            f"strategy {strategy!r} selected {len(ids)} regions costing {spent} clicks, over the round's "
+            f"budget of {budget} clicks"
+        )
+    return ids
