@@ -1,0 +1,260 @@
+"""The runner: one active-learning run on the common protocol (SPEC.md §Protocol).
+
+Round t: add regions to the labeled set (round 0: Q random regions drawn from the seed, identical for every
+strategy; later: the strategy's selection, scored with round t−1's model), train, evaluate, record a row,
+save a checkpoint. Every random draw comes from a seed derived from (run seed, purpose, round).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from torch import nn
+
+from albench.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from albench.components import Backbone, Dataset, LabelingScheme, SelectionContext, Strategy, SuperpixelMethod
+from albench.determinism import configure_determinism, derive_seed, numpy_generator
+from albench.errors import AlbenchError, DatasetError, ProtocolError
+from albench.inference import confusion_matrix, score_pool
+from albench.metrics import iou_per_class, mean_iou
+from albench.pool import Pool
+from albench.progress import NullProgress, Progress
+from albench.registry import Registry
+from albench.results import environment, result_path, write_results
+from albench.selection import validate_selection
+from albench.spec import KIND_ORDER, RunSpec
+from albench.superpixel_cache import SuperpixelStore
+from albench.training import LabeledImages, new_ema, train_round
+
+__all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where a run reads and writes, and on which device; none of these change its numbers on CPU."""
+
+    results_dir: Path
+    cache_dir: Path
+    device: str = "cpu"
+    data_root: Path | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    spec: RunSpec
+    path: Path
+    status: Literal["completed", "resumed", "skipped"]
+    table: pa.Table
+
+
+def resolve_device(name: str) -> torch.device:
+    """``--device`` to a torch device, with a clear error when it is not available."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise AlbenchError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise AlbenchError(f"device {name!r} requested, but this PyTorch build sees no CUDA GPU; use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise AlbenchError(f"device {name!r} requested, but MPS is not available here; use --device cpu")
+    return device
+
+
+@dataclass
+class _Components:
+    dataset: Dataset
+    backbone: Backbone
+    superpixels: SuperpixelMethod
+    labeling: LabelingScheme
+    strategy: Strategy
+
+
+def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
+    built: dict[str, Any] = {}
+    for kind in KIND_ORDER:
+        component = spec.component(kind)
+        extra = {"root": data_root} if kind == "dataset" else {}
+        built[kind] = registry.create(kind, component.name, component.params, **extra).instance
+    return _Components(**built)
+
+
+def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
+    """Fail before training when the protocol would run out of regions to label."""
+    needed = spec.protocol.budget * spec.protocol.rounds
+    if spec.protocol.budget > pool.num_regions or (unit_cost and needed > pool.num_regions):
+        raise ProtocolError(
+            f"budget {spec.protocol.budget} × {spec.protocol.rounds} rounds needs {needed} regions, but the pool "
+            f"of dataset {spec.dataset.name!r} has only {pool.num_regions} superpixels; lower --budget or --rounds"
+        )
+
+
+class _Run:
+    """The state of one run in progress."""
+
+    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress) -> None:
+        self.spec = spec
+        self.parts = parts
+        self.options = options
+        self.progress = progress
+        self.protocol = spec.protocol
+        self.device = resolve_device(options.device)
+        configure_determinism(spec.seed, self.protocol.threads, self.device)
+        dataset = parts.dataset
+        self.split = dataset.split(spec.seed)
+        if not self.split.pool or not self.split.evaluation:
+            raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+        self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
+        self.pool = Pool.build(self.store, self.split.pool, progress)
+        _check_budget(spec, self.pool, parts.labeling.unit_cost)
+        torch.manual_seed(derive_seed(spec.seed, "init"))
+        self.model: nn.Module = parts.backbone.build(dataset.num_classes).to(self.device)
+        self.initial_state = copy.deepcopy(self.model.state_dict())
+        self.ema = new_ema(self.model) if self.protocol.ema_decay is not None else None
+        self.environment = environment(self.device)
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.model
+
+    def restore(self, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+        self.model.load_state_dict(checkpoint.model)
+        if self.ema is not None and checkpoint.ema is not None:
+            self.ema.load_state_dict(checkpoint.ema)
+        for row in checkpoint.rows:
+            self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
+        return checkpoint.rows
+
+    def costs(self, region_ids: np.ndarray) -> np.ndarray:
+        return self.parts.labeling.region_cost(self.pool.region_classes[region_ids])
+
+    def query(self, round_index: int) -> np.ndarray:
+        """Round 0: Q random regions from the seed alone. Later: the strategy's selection."""
+        if round_index == 0:
+            generator = numpy_generator(self.spec.seed, "initial")
+            return generator.choice(self.pool.num_regions, size=self.protocol.budget, replace=False).astype(np.int64)
+        strategy = self.parts.strategy
+        statistics = strategy.statistics(self.parts.dataset.num_classes)
+        region_stats: dict[str, np.ndarray] = {}
+        pool_stats: dict[str, np.ndarray] = {}
+        if statistics:
+            region_stats, pool_stats = score_pool(
+                self.eval_model, self.parts.dataset, self.store, self.split.pool, statistics,
+                batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                description=f"round {round_index - 1}: score pool",
+            )
+        context = SelectionContext(
+            round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
+            background_class=self.parts.dataset.background_class, labeled=self.pool.labeled.copy(),
+            labeled_class_counts=self.pool.labeled_class_counts(), region_stats=region_stats,
+            pool_stats=pool_stats, region_sizes=self.pool.region_size, region_image=self.pool.region_image,
+            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.protocol.overshoot,
+            generator=numpy_generator(self.spec.seed, "query", round_index),
+        )
+        return validate_selection(
+            strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,
+            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.protocol.overshoot,
+        )
+
+    def train(self, round_index: int) -> None:
+        if round_index > 0 and not self.protocol.warm_start:
+            self.model.load_state_dict(self.initial_state)
+            if self.ema is not None:
+                self.ema.load_state_dict(self.initial_state)
+        items = [(self.split.pool[i], local) for i, local in self.pool.labeled_by_image().items()]
+        data = LabeledImages(self.parts.dataset, self.store, self.parts.labeling, items, self.protocol.augment)
+        train_round(self.model, data, self.protocol, seed=self.spec.seed, round_index=round_index,
+                    device=self.device, progress=self.progress, ema=self.ema)
+
+    def evaluate(self, round_index: int) -> np.ndarray:
+        return confusion_matrix(
+            self.eval_model, self.parts.dataset, self.split.evaluation, batch_size=self.protocol.eval_batch_size,
+            device=self.device, progress=self.progress, description=f"round {round_index}: evaluate",
+        )
+
+    def row(self, round_index: int, added: np.ndarray, confusion: np.ndarray, times: dict[str, float],
+            clicks_before: int) -> dict[str, Any]:
+        spec, dataset = self.spec, self.parts.dataset
+        images, local = self.pool.locate(added)
+        clicks_round = int(self.costs(added).sum())
+        row: dict[str, Any] = {"run_id": spec.run_id, "protocol_hash": spec.protocol_hash}
+        for kind in KIND_ORDER:
+            component = spec.component(kind)
+            row[kind] = component.name
+            row[f"{kind}_params"] = json.dumps(dict(component.params), sort_keys=True)
+            row[f"{kind}_version"] = component.version
+        row.update(
+            strategy_label=spec.strategy.label, seed=spec.seed, round=round_index, rounds=self.protocol.rounds,
+            budget=self.protocol.budget, protocol=json.dumps(dataclasses.asdict(self.protocol), sort_keys=True),
+            num_classes=dataset.num_classes, class_names=list(dataset.classes),
+            background_class=dataset.background_class, pool_images=len(self.split.pool),
+            pool_regions=self.pool.num_regions, added_image=images.tolist(), added_superpixel=local.tolist(),
+            clicks_round=clicks_round, clicks_spent=clicks_before + clicks_round,
+            labeled_regions=int(self.pool.labeled.sum()), labeled_per_class=self.pool.labeled_class_counts().tolist(),
+            metric=self.protocol.metric,
+            miou=mean_iou(confusion, self.protocol.metric, dataset.background_class),
+            iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
+            confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
+        )
+        return row
+
+    def checkpoint(self, rows: list[dict[str, Any]]) -> Checkpoint:
+        ema_state = self.ema.state_dict() if self.ema is not None else None
+        return Checkpoint(self.spec.canonical(), rows, self.model.state_dict(), ema_state)
+
+
+def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress: Progress | None = None) -> RunOutcome:
+    """Run ``spec`` to completion, resuming a saved checkpoint; skip it if its results exist (unless forced).
+
+    A run that fails on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that
+    crashes or is killed keeps its checkpoint, and rerunning resumes after the last completed round.
+    """
+    progress = progress or NullProgress()
+    path = result_path(options.results_dir, spec.run_id)
+    if path.exists() and not options.force:
+        return RunOutcome(spec, path, "skipped", pq.read_table(path))
+    partial = checkpoint_path(options.results_dir, spec.run_id)
+    if options.force:
+        partial.unlink(missing_ok=True)
+    try:
+        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress)
+        saved = load_checkpoint(partial, spec.canonical())
+        if saved is None and partial.exists():
+            progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")
+        rows = run.restore(saved) if saved is not None else []
+        if rows:
+            progress.log(f"resuming run {spec.run_id} after round {len(rows) - 1}")
+        for round_index in range(len(rows), spec.protocol.rounds):
+            clicks_before = int(rows[-1]["clicks_spent"]) if rows else 0
+            started = time.perf_counter()
+            added = run.query(round_index)
+            run.pool.mark_labeled(added)
+            queried = time.perf_counter()
+            run.train(round_index)
+            trained = time.perf_counter()
+            confusion = run.evaluate(round_index)
+            times = {"time_query_s": queried - started, "time_train_s": trained - queried,
+                     "time_eval_s": time.perf_counter() - trained}
+            rows.append(run.row(round_index, added, confusion, times, clicks_before))
+            save_checkpoint(partial, run.checkpoint(rows))
+            progress.log(
+                f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
+                f"{rows[-1]['labeled_regions']} regions labeled"
+            )
+    except AlbenchError:
+        partial.unlink(missing_ok=True)
+        raise
+    write_results(path, rows, {"spec": spec.canonical(), "split": {"pool": list(run.split.pool),
+                                                                   "evaluation": list(run.split.evaluation)}})
+    partial.unlink(missing_ok=True)
+    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", pq.read_table(path))

@@ -1,0 +1,95 @@
+"""Superpixels are computed once, cached on disk, and recomputed when an entry is corrupt or stale."""
+
+import numpy as np
+import pytest
+
+from albench.errors import ComponentError
+from albench.spec import resolve_run
+from albench.superpixel_cache import SuperpixelStore, class_histogram, relabel_contiguous
+from conftest import TINY_CONFIG
+
+
+def test_relabel_contiguous_numbers_regions_in_raster_order():
+    labels = np.array([[7, 7, 3], [9, 3, 3]])
+    assert relabel_contiguous(labels).tolist() == [[0, 0, 1], [2, 1, 1]]
+
+
+def test_class_histogram_counts_pixels_per_region_and_skips_void():
+    labels = np.array([[0, 0, 1], [1, 1, 1]])
+    mask = np.array([[2, 255, 0], [0, 2, 2]])
+    assert class_histogram(labels, mask, 2, 3).tolist() == [[0, 0, 1], [2, 0, 2]]
+
+
+class CountingSegmenter:
+    """Wraps a superpixel method and counts its calls."""
+
+    def __init__(self, inner):
+        self.inner, self.calls, self.name = inner, 0, inner.name
+
+    def segment(self, image):
+        self.calls += 1
+        return self.inner.segment(image)
+
+
+@pytest.fixture
+def store_parts(registry, tmp_path):
+    spec = resolve_run(registry, TINY_CONFIG, "random", 0)
+    dataset = registry.create("dataset", "toy", spec.dataset.params).instance
+    method = CountingSegmenter(registry.create("superpixels", "slic", spec.superpixels.params).instance)
+    return dataset, method, spec, tmp_path
+
+
+def _store(parts):
+    dataset, method, spec, tmp_path = parts
+    return SuperpixelStore(tmp_path, dataset, method, spec.dataset, spec.superpixels)
+
+
+def test_entries_are_computed_once_then_read_from_disk(store_parts):
+    ids = ["scene-00000", "scene-00001"]
+    first = list(_store(store_parts).ensure(ids))
+    method = store_parts[1]
+    assert method.calls == 2
+    second = list(_store(store_parts).ensure(ids))
+    assert method.calls == 2
+    for a, b in zip(first, second):
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.histogram, b.histogram)
+
+
+def test_a_corrupt_entry_is_recomputed(store_parts):
+    store = _store(store_parts)
+    (entry,) = store.ensure(["scene-00003"])
+    store.path("scene-00003").write_bytes(b"not a zip file")
+    (again,) = store.ensure(["scene-00003"])
+    assert store_parts[1].calls == 2
+    assert np.array_equal(entry.labels, again.labels)
+
+
+def test_a_stale_entry_is_recomputed_when_the_image_changed(store_parts):
+    store = _store(store_parts)
+    list(store.ensure(["scene-00004"]))
+    dataset = store_parts[0]
+    dataset.fingerprint = lambda image_id: "a different image"
+    list(store.ensure(["scene-00004"]))
+    assert store_parts[1].calls == 2
+
+
+def test_the_cache_key_covers_the_superpixel_parameters(registry, store_parts):
+    dataset, method, spec, tmp_path = store_parts
+    other = resolve_run(registry, TINY_CONFIG, "random", 0, {"superpixels": {"n_segments": 9}})
+    a = SuperpixelStore(tmp_path, dataset, method, spec.dataset, spec.superpixels)
+    b = SuperpixelStore(tmp_path, dataset, method, other.dataset, other.superpixels)
+    assert a.directory != b.directory
+
+
+def test_a_superpixel_method_returning_the_wrong_shape_is_named(store_parts):
+    dataset, method, spec, tmp_path = store_parts
+
+    class Broken:
+        name = "broken-sp"
+
+        def segment(self, image):
+            return np.zeros((3, 3), dtype=np.int64)
+
+    store = SuperpixelStore(tmp_path, dataset, Broken(), spec.dataset, spec.superpixels)
+    with pytest.raises(ComponentError, match=r"superpixel method 'broken-sp' returned shape \(3, 3\) for image 'scene-00000' of shape \(32, 32\)"):
+        list(store.ensure(["scene-00000"]))
