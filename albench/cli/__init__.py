@@ -1,0 +1,24 @@
+"""The ``albench`` command line: each command lives in its own module and only renders."""
+
+from __future__ import annotations
+
+import typer
+
+from albench.cli import leaderboard, plugins, run
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="albench",
+    help="Benchmark active-learning query strategies for semantic segmentation, deterministically.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.command("run")(run.run)
+app.command("leaderboard")(leaderboard.leaderboard)
+app.command("plugins")(plugins.plugins)
+
+
+def main() -> None:
+    app()

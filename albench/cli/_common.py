@@ -1,0 +1,81 @@
+"""What the commands share: consoles (data to stdout, messages to stderr), option types, error handling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from albench.errors import AlbenchError
+from albench.progress import Advance
+
+__all__ = ["ResultsDirOption", "RichProgress", "err", "handle_errors", "out"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+ResultsDirOption = Annotated[
+    Path, typer.Option("--results-dir", "-r", help="Directory of the per-run Parquet files.", show_default=True)
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def default_cache_dir() -> Path:
+    """``$ALBENCH_CACHE_DIR``, else ``~/.cache/albench``."""
+    return Path(os.environ.get("ALBENCH_CACHE_DIR", Path.home() / ".cache" / "albench"))
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Print an :class:`AlbenchError` as one red line on stderr and exit 1, without a traceback."""
+    try:
+        yield
+    except AlbenchError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        raise typer.Exit(1) from None
+
+
+class RichProgress:
+    """rich progress bars on stderr, implementing :class:`albench.progress.Progress`."""
+
+    def __init__(self, console: Console = err) -> None:
+        self._bars = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+
+    def __enter__(self) -> RichProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    def task(self, description: str, total: int | None) -> AbstractContextManager[Advance]:
+        return self._task(description, total)
+
+    @contextmanager
+    def _task(self, description: str, total: int | None) -> Iterator[Advance]:
+        task_id = self._bars.add_task(description, total=total)
+        try:
+            yield lambda n=1: self._bars.advance(task_id, n)
+        finally:
+            self._bars.remove_task(task_id)
+
+    def log(self, message: str) -> None:
+        self._bars.console.print(message, highlight=False, markup=False)
