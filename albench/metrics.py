@@ -24,7 +24,7 @@ def iou_per_class(confusion: np.ndarray, convention: Convention = "standard") ->
     pred = confusion.sum(axis=0)
     union = gt + pred - tp
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = tp / union
+        iou: np.ndarray = tp / union
     if convention == "paper":
         iou[gt == 0] = 1.0
     else:

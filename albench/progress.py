@@ -28,7 +28,10 @@ class NullProgress:
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[Advance]:
-        yield lambda n=1: None
+        def advance(n: int = 1) -> None:
+            pass
+
+        yield advance
 
     def log(self, message: str) -> None:
         pass

@@ -31,7 +31,7 @@ class Registration:
 
     kind: str
     name: str
-    cls: type
+    cls: type[Any]
     plugin: str
     distribution: str
     distribution_version: str
@@ -149,8 +149,7 @@ class Registry:
 
     def create(self, kind: str, name: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Component:
         """Instantiate ``name`` with ``params`` checked against its declared ``Params``."""
-        registration = self.get(kind, name)
-        resolved = resolve_params(registration.cls.Params, params or {}, owner=f"{kind} {name!r}")
+        registration, resolved = self.resolve(kind, name, params)
         return Component(registration, registration.cls(resolved, **kwargs), resolved)
 
     def resolve(self, kind: str, name: str, params: Mapping[str, Any] | None = None) -> tuple[Registration, Any]:

@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def environment(device: torch.device) -> dict[str, str]:
     }
 
 
-def write_results(path: Path, rows: list[Mapping[str, Any]], metadata: Mapping[str, Any]) -> None:
+def write_results(path: Path, rows: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]) -> None:
     """Write ``rows`` to ``path`` atomically (temporary file, then rename); ``metadata`` goes in the footer."""
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=SCHEMA)
     table = table.replace_schema_metadata({f"albench.{k}": json.dumps(v) for k, v in metadata.items()})

@@ -128,7 +128,7 @@ def train_round(model: nn.Module, data: LabeledImages, protocol: Protocol, *, se
             images, targets = images.to(device), targets.to(device)
             loss = segmentation_loss(model(images), targets, protocol, data.dataset.ignore_index)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             if ema is not None and protocol.ema_decay is not None:
                 update_ema(ema, model, protocol.ema_decay)

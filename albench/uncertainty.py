@@ -13,12 +13,14 @@ OVR_EPSILON = 1e-7
 
 def ovr_entropy(p: torch.Tensor, eps: float = OVR_EPSILON) -> torch.Tensor:
     """One-vs-rest entropy per class, natural log: H_c = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε)."""
-    return -(p * torch.log(p + eps) + (1 - p) * torch.log(1 - p + eps))
+    entropy: torch.Tensor = -(p * torch.log(p + eps) + (1 - p) * torch.log(1 - p + eps))
+    return entropy
 
 
 def shannon_entropy(probs: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     """H = −Σ_c p_c ln p_c over the last dimension (0·ln 0 taken as 0)."""
-    return -torch.special.xlogy(probs, probs + eps).sum(dim=-1)
+    entropy: torch.Tensor = -torch.special.xlogy(probs, probs + eps).sum(dim=-1)
+    return entropy
 
 
 class OvrEntropy(PixelScore):

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-
-from albench.components import RegionLabels, SelectionContext
 from albench_plugins.backbones.tiny_deeplab import TinyDeepLabBackbone, TinyDeepLabParams
 from albench_plugins.datasets.toy import CLASSES, ToyDataset, ToyParams, render_scene
 from albench_plugins.labeling.dominant import DominantLabeling
 from albench_plugins.strategies.random import RandomStrategy
 from albench_plugins.superpixels.slic import Slic, SlicParams
+
+from albench.components import RegionLabels, SelectionContext
 
 
 def test_toy_scenes_are_deterministic_and_depend_on_the_scene_seed():

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from albench_plugins.strategies.oreal import Oreal, OrealParams
 
 from albench.components import SelectionContext
-from albench_plugins.strategies.oreal import Oreal, OrealParams
 
 # H_c(s) for 6 regions × 3 classes; region 0 is already labeled.
 SCORES = np.array(

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import TINY_CONFIG
 
 from albench import Strategy, hookimpl
 from albench.errors import ProtocolError, SelectionError
@@ -15,7 +16,6 @@ from albench.registry import load_registry
 from albench.results import ENVIRONMENT_COLUMNS
 from albench.runner import RunOptions, execute_run
 from albench.spec import resolve_run
-from conftest import TINY_CONFIG
 
 IDENTITY_COLUMNS = {"run_id", "strategy", "strategy_params", "strategy_version", "strategy_label"}
 

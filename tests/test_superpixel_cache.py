@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 
 from albench.errors import ComponentError
 from albench.spec import resolve_run
 from albench.superpixel_cache import SuperpixelStore, class_histogram, relabel_contiguous
-from conftest import TINY_CONFIG
 
 
 def test_relabel_contiguous_numbers_regions_in_raster_order():

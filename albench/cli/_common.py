@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +22,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     markdown = "markdown"
     csv = "csv"
@@ -72,8 +72,12 @@ class RichProgress:
     @contextmanager
     def _task(self, description: str, total: int | None) -> Iterator[Advance]:
         task_id = self._bars.add_task(description, total=total)
+
+        def advance(n: int = 1) -> None:
+            self._bars.advance(task_id, n)
+
         try:
-            yield lambda n=1: self._bars.advance(task_id, n)
+            yield advance
         finally:
             self._bars.remove_task(task_id)
 

@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import FormatOption, OutputFormat, ResultsDirOption, err, handle_errors, out
-from albench.leaderboard import Group, Stat, leaderboard as build_leaderboard, records
+from albench.leaderboard import Group, Stat, records
+from albench.leaderboard import leaderboard as build_leaderboard
 from albench.results import read_results
 
 HEADERS = ("rank", "strategy", "seeds", "AuALC", "final mIoU", "1−Gini (fg)", "1−Gini (all)")

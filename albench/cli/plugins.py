@@ -22,7 +22,7 @@ def plugins(format: FormatOption = OutputFormat.table) -> None:
         ]
         broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in registry.broken]
         duplicates = [
-            {"kind": regs[0].kind, "name": regs[0].name, "plugins": [f"{r.plugin} ({r.distribution})" for r in regs]}
+            {"kind": regs[0].kind, "name": regs[0].name, "plugins": " and ".join(f"{r.plugin} ({r.distribution})" for r in regs)}
             for regs in registry.duplicates()
         ]
         if format is OutputFormat.json:
@@ -42,7 +42,7 @@ def plugins(format: FormatOption = OutputFormat.table) -> None:
             for column in ("kind", "name", "registered by"):
                 dup_table.add_column(column)
             for d in duplicates:
-                dup_table.add_row(d["kind"], d["name"], " and ".join(d["plugins"]))
+                dup_table.add_row(d["kind"], d["name"], d["plugins"])
             out.print(dup_table)
         if broken:
             broken_table = Table(title="[red]plugins that failed to load[/]", title_justify="left")

@@ -54,7 +54,7 @@ def _with_component(config: BenchmarkConfig, kind: str, name: str | None) -> Ben
     """Replace a component choice; its parameters from the protocol file only apply to the same name."""
     if name is None or name == getattr(config, kind).name:
         return config
-    return dataclasses.replace(config, **{kind: ComponentChoice(name)})
+    return dataclasses.replace(config, **{kind: ComponentChoice(name)})  # type: ignore[arg-type]
 
 
 def build_specs(

@@ -31,7 +31,7 @@ class RegionLabels:
 
 def dominant_classes(histogram: np.ndarray, ignore_index: int) -> np.ndarray:
     """Row-wise argmax of a ``(K, C)`` class histogram, ``ignore_index`` for empty rows."""
-    dominant = histogram.argmax(axis=1).astype(np.int64)
+    dominant: np.ndarray = histogram.argmax(axis=1).astype(np.int64)
     dominant[histogram.sum(axis=1) == 0] = ignore_index
     return dominant
 
