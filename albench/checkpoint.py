@@ -6,13 +6,13 @@ round. The file lives in ``<results>/.partial/`` and is removed when the run's P
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from albench._atomic import atomic_write
 
 __all__ = ["Checkpoint", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
 
@@ -33,15 +33,8 @@ def checkpoint_path(results_dir: Path, run_id: str) -> Path:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically: the file on disk is always a complete checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"spec": checkpoint.spec, "rows": checkpoint.rows, "model": checkpoint.model, "ema": checkpoint.ema}
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp", delete=False) as handle:
-        temporary = Path(handle.name)
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    atomic_write(path, lambda temporary: torch.save(payload, temporary))
 
 
 def load_checkpoint(path: Path, spec: dict[str, Any]) -> Checkpoint | None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from albench._atomic import atomic_write
 from albench.errors import AlbenchError
 
 __all__ = ["SCHEMA", "environment", "read_results", "result_path", "write_results"]
@@ -111,14 +110,7 @@ def write_results(path: Path, rows: Sequence[Mapping[str, Any]], metadata: Mappi
     """Write ``rows`` to ``path`` atomically (temporary file, then rename); ``metadata`` goes in the footer."""
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=SCHEMA)
     table = table.replace_schema_metadata({f"albench.{k}": json.dumps(v) for k, v in metadata.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp", delete=False) as handle:
-        temporary = Path(handle.name)
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    atomic_write(path, lambda temporary: pq.write_table(table, temporary))
 
 
 def read_results(results_dir: Path) -> pa.Table:

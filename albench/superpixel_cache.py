@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from albench._atomic import atomic_write
 from albench.components import Dataset, SuperpixelMethod
 from albench.errors import ComponentError
 from albench.progress import NullProgress, Progress
@@ -53,6 +52,11 @@ def class_histogram(labels: np.ndarray, mask: np.ndarray, num_regions: int, num_
     valid = (mask >= 0) & (mask < num_classes)
     flat = labels[valid].astype(np.int64) * num_classes + mask[valid].astype(np.int64)
     return np.bincount(flat, minlength=num_regions * num_classes).reshape(num_regions, num_classes)
+
+
+def _save_entry(path: Path, **arrays: np.ndarray) -> None:
+    with path.open("wb") as handle:  # a file object, so NumPy does not append ".npz" to the name
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # stubs type savez kwargs as allow_pickle
 
 
 def _safe_name(image_id: str) -> str:
@@ -109,11 +113,9 @@ class SuperpixelStore:
         num_regions = int(labels.max()) + 1
         histogram = class_histogram(labels, sample.mask, num_regions, self.dataset.num_classes)
         fingerprint = fingerprint if fingerprint is not None else self.dataset.fingerprint(image_id)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".tmp", delete=False) as handle:
-            np.savez(handle, labels=labels, histogram=histogram, key=np.array(self.key_json),
-                     image_id=np.array(image_id), fingerprint=np.array(fingerprint))
-        os.replace(handle.name, self.path(image_id))
+        atomic_write(self.path(image_id), lambda temporary: _save_entry(
+            temporary, labels=labels, histogram=histogram, key=np.array(self.key_json),
+            image_id=np.array(image_id), fingerprint=np.array(fingerprint)))
         return SuperpixelEntry(labels, histogram)
 
     def get(self, image_id: str) -> SuperpixelEntry:
