@@ -7,10 +7,11 @@ so its memory grows with the number of superpixels, not pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from albench.adjacency import RegionGraph
 from albench.components.labeling import dominant_classes
 from albench.progress import Progress
 from albench.superpixel_cache import SuperpixelStore
@@ -30,6 +31,7 @@ class Pool:
     num_classes: int
     ignore_index: int
     labeled: np.ndarray
+    _order: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def build(cls, store: SuperpixelStore, image_ids: tuple[str, ...], progress: Progress | None = None) -> Pool:
@@ -77,12 +79,25 @@ class Pool:
         return self.offsets[np.asarray(images, dtype=np.int64)] + np.asarray(local, dtype=np.int64)
 
     def mark_labeled(self, region_ids: np.ndarray) -> None:
+        """Label ``region_ids`` (in that order, which :meth:`labeled_order` remembers)."""
         self.labeled[region_ids] = True
+        self._order.append(np.asarray(region_ids, dtype=np.int64))
+
+    def labeled_order(self) -> np.ndarray:
+        """Every labeled region id, in the order the regions were labeled."""
+        return np.concatenate(self._order) if self._order else np.empty(0, dtype=np.int64)
 
     def labeled_class_counts(self) -> np.ndarray:
         """n_c: labeled regions per dominant ground-truth class (all-void regions count for none)."""
         dominant = self.region_dominant[self.labeled]
         return np.bincount(dominant[dominant < self.num_classes], minlength=self.num_classes).astype(np.int64)
+
+    def graph(self, store: SuperpixelStore) -> RegionGraph:
+        """The pool's region adjacency graph, read from the superpixel cache on first use."""
+        return RegionGraph(
+            self.num_regions,
+            lambda: ((int(self.offsets[i]), store.get(image_id).adjacency) for i, image_id in enumerate(self.image_ids)),
+        )
 
     def labeled_by_image(self) -> dict[int, np.ndarray]:
         """Pool image index → local ids of its labeled regions, for images with at least one."""

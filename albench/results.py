@@ -34,6 +34,7 @@ SCHEMA = pa.schema(
         pa.field("protocol_hash", pa.string()),
         *_COMPONENT_COLUMNS,
         pa.field("strategy_label", pa.string()),
+        pa.field("aggregation", pa.string()),
         pa.field("seed", pa.int64()),
         pa.field("round", pa.int64()),
         pa.field("rounds", pa.int64()),
@@ -68,6 +69,11 @@ SCHEMA = pa.schema(
 # Columns that describe where and how fast a run ran, not what it computed.
 ENVIRONMENT_COLUMNS = ("time_query_s", "time_train_s", "time_eval_s", "albench_version", "torch_version",
                        "python_version", "device", "git_sha")
+
+
+# Columns every albench results file has had since the first version; later columns are filled with
+# nulls when an older file lacks them.
+CORE_COLUMNS = ("run_id", "protocol_hash", "dataset", "strategy", "seed", "round", "rounds", "miou", "confusion")
 
 
 def result_path(results_dir: Path, run_id: str) -> Path:
@@ -123,9 +129,12 @@ def read_results(results_dir: Path) -> pa.Table:
             table = pq.read_table(path)
         except (OSError, pa.ArrowInvalid) as error:
             raise AlbenchError(f"results file {path} is not readable Parquet ({error}); delete it and rerun that run") from None
-        missing = [name for name in SCHEMA.names if name not in table.column_names]
-        if missing:
-            raise AlbenchError(f"results file {path} lacks columns {', '.join(missing)}; it was not written by this albench version")
+        missing_core = [name for name in CORE_COLUMNS if name not in table.column_names]
+        if missing_core:
+            raise AlbenchError(f"results file {path} lacks columns {', '.join(missing_core)}; it is not an albench results file")
+        for field in SCHEMA:
+            if field.name not in table.column_names:
+                table = table.append_column(field, pa.nulls(len(table), field.type))
         tables.append(table.select(SCHEMA.names).cast(SCHEMA).replace_schema_metadata(None))
     if not tables:
         return SCHEMA.empty_table()

@@ -117,6 +117,7 @@ class _Run:
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
         _check_budget(spec, self.pool, parts.labeling.unit_cost)
+        self.graph = self.pool.graph(self.store)
         torch.manual_seed(derive_seed(spec.seed, "init"))
         self.model: nn.Module = parts.backbone.build(dataset.num_classes).to(self.device)
         self.initial_state = copy.deepcopy(self.model.state_dict())
@@ -153,13 +154,16 @@ class _Run:
                 batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
                 description=f"round {round_index - 1}: score pool",
             )
+        order = self.pool.labeled_order()
         context = SelectionContext(
             round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
             background_class=self.parts.dataset.background_class, labeled=self.pool.labeled.copy(),
+            labeled_order=order, labeled_classes=self.pool.region_dominant[order],
             labeled_class_counts=self.pool.labeled_class_counts(), region_stats=region_stats,
             pool_stats=pool_stats, region_sizes=self.pool.region_size, region_image=self.pool.region_image,
             region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.protocol.overshoot,
-            generator=numpy_generator(self.spec.seed, "query", round_index),
+            graph=self.graph, generator=numpy_generator(self.spec.seed, "query", round_index),
+            ground_truth=self.pool.region_dominant.copy() if strategy.uses_ground_truth else None,
         )
         return validate_selection(
             strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,
@@ -194,7 +198,7 @@ class _Run:
             row[f"{kind}_params"] = json.dumps(dict(component.params), sort_keys=True)
             row[f"{kind}_version"] = component.version
         row.update(
-            strategy_label=spec.strategy.label, seed=spec.seed, round=round_index, rounds=self.protocol.rounds,
+            strategy_label=spec.strategy.label, aggregation=spec.strategy.params.get("aggregation"), seed=spec.seed, round=round_index, rounds=self.protocol.rounds,
             budget=self.protocol.budget, protocol=json.dumps(dataclasses.asdict(self.protocol), sort_keys=True),
             num_classes=dataset.num_classes, class_names=list(dataset.classes),
             background_class=dataset.background_class, pool_images=len(self.split.pool),

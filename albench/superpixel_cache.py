@@ -2,7 +2,7 @@
 
 The cache directory is keyed by the dataset and superpixel method (names, parameters, versions); each image
 has one ``.npz`` entry holding its region map, the class histogram of every region (the oracle's view,
-used by the labeling scheme) and the image's fingerprint. An entry that does not load, does not match its
+used by the labeling scheme), the region adjacency graph and the image's fingerprint. An entry that does not load, does not match its
 key, or whose image changed since (fingerprint) is recomputed.
 """
 
@@ -24,15 +24,17 @@ from albench.errors import ComponentError
 from albench.progress import NullProgress, Progress
 from albench.spec import ComponentSpec, canonical_hash
 
-__all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "relabel_contiguous"]
+__all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "region_adjacency", "relabel_contiguous"]
 
 
 @dataclass(frozen=True)
 class SuperpixelEntry:
-    """One image's regions: ``labels (H, W) int32`` ids 0..K-1 and ``histogram (K, C) int64``."""
+    """One image's regions: ``labels (H, W) int32`` ids 0..K-1, ``histogram (K, C) int64`` and
+    ``adjacency (E, 2) int32``, the pairs (a < b) of regions that touch (4-connectivity)."""
 
     labels: np.ndarray
     histogram: np.ndarray
+    adjacency: np.ndarray
 
     @property
     def num_regions(self) -> int:
@@ -52,6 +54,17 @@ def class_histogram(labels: np.ndarray, mask: np.ndarray, num_regions: int, num_
     valid = (mask >= 0) & (mask < num_classes)
     flat = labels[valid].astype(np.int64) * num_classes + mask[valid].astype(np.int64)
     return np.bincount(flat, minlength=num_regions * num_classes).reshape(num_regions, num_classes)
+
+
+def region_adjacency(labels: np.ndarray) -> np.ndarray:
+    """``(E, 2) int32`` sorted unique pairs (a < b) of regions with 4-connected neighbouring pixels."""
+    pairs = [
+        np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], axis=1),
+        np.stack([labels[:-1, :].ravel(), labels[1:, :].ravel()], axis=1),
+    ]
+    edges = np.concatenate(pairs)
+    edges = np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1)
+    return np.unique(edges, axis=0).astype(np.int32).reshape(-1, 2)
 
 
 def _save_entry(path: Path, **arrays: np.ndarray) -> None:
@@ -85,7 +98,7 @@ class SuperpixelStore:
         path = self.path(image_id)
         try:
             with np.load(path, allow_pickle=False) as data:
-                labels, histogram = data["labels"], data["histogram"]
+                labels, histogram, adjacency = data["labels"], data["histogram"], data["adjacency"]
                 key, stored_id, stored_fingerprint = str(data["key"]), str(data["image_id"]), str(data["fingerprint"])
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             return None
@@ -98,7 +111,10 @@ class SuperpixelStore:
             return None
         if labels.min() != 0 or labels.max() != histogram.shape[0] - 1:
             return None
-        return SuperpixelEntry(labels.astype(np.int32, copy=False), histogram.astype(np.int64, copy=False))
+        if adjacency.ndim != 2 or adjacency.shape[1] != 2:
+            return None
+        return SuperpixelEntry(labels.astype(np.int32, copy=False), histogram.astype(np.int64, copy=False),
+                               adjacency.astype(np.int32, copy=False))
 
     def compute(self, image_id: str, fingerprint: str | None = None) -> SuperpixelEntry:
         """Segment the image, build the class histogram and write the entry atomically."""
@@ -112,11 +128,12 @@ class SuperpixelStore:
         labels = relabel_contiguous(raw)
         num_regions = int(labels.max()) + 1
         histogram = class_histogram(labels, sample.mask, num_regions, self.dataset.num_classes)
+        adjacency = region_adjacency(labels)
         fingerprint = fingerprint if fingerprint is not None else self.dataset.fingerprint(image_id)
         atomic_write(self.path(image_id), lambda temporary: _save_entry(
-            temporary, labels=labels, histogram=histogram, key=np.array(self.key_json),
+            temporary, labels=labels, histogram=histogram, adjacency=adjacency, key=np.array(self.key_json),
             image_id=np.array(image_id), fingerprint=np.array(fingerprint)))
-        return SuperpixelEntry(labels, histogram)
+        return SuperpixelEntry(labels, histogram, adjacency)
 
     def get(self, image_id: str) -> SuperpixelEntry:
         """The entry, recomputed if it is missing or corrupt (no fingerprint check: see :meth:`ensure`)."""

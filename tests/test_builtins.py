@@ -9,7 +9,8 @@ from albench_plugins.labeling.dominant import DominantLabeling
 from albench_plugins.strategies.random import RandomStrategy
 from albench_plugins.superpixels.slic import Slic, SlicParams
 
-from albench.components import RegionLabels, SelectionContext
+from albench.components import RegionLabels
+from albench.testing import selection_context
 
 
 def test_toy_scenes_are_deterministic_and_depend_on_the_scene_seed():
@@ -97,13 +98,7 @@ def test_random_strategy_is_seeded_and_picks_only_unlabeled_regions():
     labeled[:10] = True
 
     def context(seed):
-        return SelectionContext(
-            round=0, budget=5, num_classes=2, background_class=None, labeled=labeled,
-            labeled_class_counts=np.zeros(2, dtype=np.int64), region_stats={}, pool_stats={},
-            region_sizes=np.ones(50), region_image=np.zeros(50, dtype=np.int64),
-            region_cost=lambda ids: np.ones(len(ids), dtype=np.int64), unit_cost=True, overshoot=False,
-            generator=np.random.default_rng(seed),
-        )
+        return selection_context(num_regions=50, num_classes=2, budget=5, labeled=list(range(10)), seed=seed)
 
     picked = RandomStrategy(None).select(context(1))
     assert len(set(picked.tolist())) == 5 and not labeled[picked].any()

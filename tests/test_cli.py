@@ -145,3 +145,20 @@ def test_seed_and_setting_parsers():
         "strategy": {"aggregation": "mean"}, "protocol": {"steps": "5"}}
     with pytest.raises(ParameterError, match="the range ends before it starts"):
         parse_seeds(["4-2"])
+
+
+def test_leaderboard_reads_files_from_before_a_column_was_added(results: Path):
+    path = next(results.glob("*.parquet"))
+    table = pq.read_table(path)
+    pq.write_table(table.drop_columns(["aggregation"]), path)
+    result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 2
+
+
+def test_leaderboard_rejects_a_parquet_file_that_is_not_albench_results(tmp_path):
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
+    result = runner.invoke(app, ["leaderboard", "-r", str(tmp_path)])
+    assert result.exit_code == 1 and "lacks columns run_id" in result.stderr and "not an albench results file" in result.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from albench_plugins.strategies.oreal import Oreal, OrealParams
 
-from albench.components import SelectionContext
+from albench.testing import selection_context
 
 # H_c(s) for 6 regions × 3 classes; region 0 is already labeled.
 SCORES = np.array(
@@ -19,16 +19,9 @@ SCORES = np.array(
 )
 
 
-def context(budget, counts, background=0, unit_cost=True, costs=None):
-    labeled = np.zeros(6, dtype=bool)
-    labeled[0] = True
-    cost_of = (lambda ids: np.ones(len(ids), dtype=np.int64)) if costs is None else (lambda ids: costs[ids])
-    return SelectionContext(
-        round=0, budget=budget, num_classes=3, background_class=background, labeled=labeled,
-        labeled_class_counts=np.array(counts), region_stats={"class_scores": SCORES}, pool_stats={},
-        region_sizes=np.full(6, 10), region_image=np.zeros(6, dtype=np.int64), region_cost=cost_of,
-        unit_cost=unit_cost, overshoot=False, generator=np.random.default_rng(0),
-    )
+def context(budget, counts, background=0, costs=None):
+    return selection_context(num_regions=6, num_classes=3, budget=budget, labeled=[0], class_counts=counts,
+                             region_stats={"class_scores": SCORES}, background_class=background, costs=costs)
 
 
 def test_background_oversampling_zeroes_the_background_count():
@@ -60,7 +53,7 @@ def test_weak_labels_interleave_classes_round_robin_until_the_clicks_run_out():
     # δ = [2, 2, 2] for budget 6 with n = [0, 0, 0]; costs: one click per class present.
     costs = np.array([1, 3, 1, 1, 2, 1])
     # turn 1: class 0 → 1 (3 clicks), class 1 → 2 (1), class 2 → 4 (2) = 6 clicks: budget spent.
-    selected = Oreal(OrealParams()).select(context(6, [0, 0, 0], unit_cost=False, costs=costs))
+    selected = Oreal(OrealParams()).select(context(6, [0, 0, 0], costs=costs))
     assert selected.tolist() == [1, 2, 4]
 
 

@@ -17,7 +17,7 @@ from albench.results import ENVIRONMENT_COLUMNS
 from albench.runner import RunOptions, execute_run
 from albench.spec import resolve_run
 
-IDENTITY_COLUMNS = {"run_id", "strategy", "strategy_params", "strategy_version", "strategy_label"}
+IDENTITY_COLUMNS = {"run_id", "strategy", "strategy_params", "strategy_version", "strategy_label", "aggregation"}
 
 
 def _nan_safe(value):

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from albench.adjacency import RegionGraph
 from albench.params import NoParams
 from albench.scoring import PoolStatistic, RegionStatistic
 
@@ -29,6 +30,9 @@ class SelectionContext:
         num_classes: C.
         background_class: the dataset's background class, or None.
         labeled: ``(R,) bool``, regions already annotated.
+        labeled_order: ``(L,) int64``, the labeled regions in the order they were annotated.
+        labeled_classes: ``(L,) int64``, the dominant ground-truth class of each region of
+            ``labeled_order`` as the annotator reported it (``ignore_index`` for all-void regions).
         labeled_class_counts: ``(C,) int64``, n_c: labeled regions whose dominant ground-truth class is c.
         region_stats: the declared :class:`RegionStatistic` results by name, ``(R, K)`` or ``(R, K, C)``.
         pool_stats: the declared :class:`PoolStatistic` results by name, ``(K,)``.
@@ -37,7 +41,10 @@ class SelectionContext:
         region_cost: clicks that annotating each of the given regions costs.
         unit_cost: True when every region costs one click.
         overshoot: whether the region that crosses the budget may be kept (the protocol's ``overshoot``).
+        graph: which regions touch which (built from the superpixel cache on first use).
         generator: the only source of randomness a strategy may use.
+        ground_truth: ``(R,) int64`` dominant ground-truth class of every region, only for strategies
+            that declare ``uses_ground_truth`` (oracle experiments); ``None`` otherwise.
     """
 
     round: int
@@ -45,6 +52,8 @@ class SelectionContext:
     num_classes: int
     background_class: int | None
     labeled: np.ndarray
+    labeled_order: np.ndarray
+    labeled_classes: np.ndarray
     labeled_class_counts: np.ndarray
     region_stats: Mapping[str, np.ndarray]
     pool_stats: Mapping[str, np.ndarray]
@@ -53,7 +62,9 @@ class SelectionContext:
     region_cost: Callable[[np.ndarray], np.ndarray]
     unit_cost: bool
     overshoot: bool
+    graph: RegionGraph
     generator: np.random.Generator
+    ground_truth: np.ndarray | None = None
 
     @property
     def num_regions(self) -> int:
@@ -71,11 +82,15 @@ class Strategy(ABC):
     that need no model, such as random); :meth:`select` returns region ids in the order the strategy
     wants them annotated. The runner rejects duplicates, already-labeled regions and selections whose
     cost exceeds the budget (see :func:`albench.selection.take_within_budget`).
+
+    ``uses_ground_truth`` marks oracle strategies (such as the context-sampling experiment's), which are
+    handed every region's dominant ground-truth class; they are references, not fair competitors.
     """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = NoParams
+    uses_ground_truth: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
