@@ -19,12 +19,12 @@ __all__ = ["Checkpoint", "checkpoint_path", "load_checkpoint", "save_checkpoint"
 
 @dataclass
 class Checkpoint:
-    """What a run needs to continue: its canonical spec (to refuse a mismatch), rows and model weights."""
+    """What a run needs to continue: its canonical spec (to refuse a mismatch), rows, and each training
+    stage's weights (``{"model": state_dict, "ema": state_dict or None}`` per stage)."""
 
     spec: dict[str, Any]
     rows: list[dict[str, Any]]
-    model: dict[str, torch.Tensor]
-    ema: dict[str, torch.Tensor] | None
+    stages: list[dict[str, Any]]
 
 
 def checkpoint_path(results_dir: Path, run_id: str) -> Path:
@@ -33,7 +33,7 @@ def checkpoint_path(results_dir: Path, run_id: str) -> Path:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically: the file on disk is always a complete checkpoint."""
-    payload = {"spec": checkpoint.spec, "rows": checkpoint.rows, "model": checkpoint.model, "ema": checkpoint.ema}
+    payload = {"spec": checkpoint.spec, "rows": checkpoint.rows, "stages": checkpoint.stages}
     atomic_write(path, lambda temporary: torch.save(payload, temporary))
 
 
@@ -45,6 +45,6 @@ def load_checkpoint(path: Path, spec: dict[str, Any]) -> Checkpoint | None:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # a truncated or foreign file: start the run over
         return None
-    if not isinstance(payload, dict) or payload.get("spec") != spec:
+    if not isinstance(payload, dict) or payload.get("spec") != spec or "stages" not in payload:
         return None
-    return Checkpoint(payload["spec"], list(payload["rows"]), payload["model"], payload.get("ema"))
+    return Checkpoint(payload["spec"], list(payload["rows"]), list(payload["stages"]))

@@ -30,8 +30,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.backbones.tiny_deeplab",
     "albench_plugins.superpixels.slic",
     "albench_plugins.labeling.dominant",
+    "albench_plugins.labeling.precise",
+    "albench_plugins.labeling.weak",
     "albench_plugins.strategies.random",
     "albench_plugins.strategies.oreal",
+    "albench_plugins.strategies.full",
 )
 
 

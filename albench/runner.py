@@ -7,7 +7,6 @@ save a checkpoint. Every random draw comes from a seed derived from (run seed, p
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import time
@@ -31,10 +30,10 @@ from albench.pool import Pool
 from albench.progress import NullProgress, Progress
 from albench.registry import Registry
 from albench.results import environment, result_path, write_results
-from albench.selection import validate_selection
+from albench.selection import take_within_budget, validate_selection
 from albench.spec import KIND_ORDER, RunSpec
 from albench.superpixel_cache import SuperpixelStore
-from albench.training import LabeledImages, new_ema, train_round
+from albench.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
 
 __all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
 
@@ -116,22 +115,29 @@ class _Run:
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
-        _check_budget(spec, self.pool, parts.labeling.unit_cost)
+        if not parts.strategy.labels_whole_pool:
+            _check_budget(spec, self.pool, parts.labeling.unit_cost)
         self.graph = self.pool.graph(self.store)
-        torch.manual_seed(derive_seed(spec.seed, "init"))
-        self.model: nn.Module = parts.backbone.build(dataset.num_classes).to(self.device)
-        self.initial_state = copy.deepcopy(self.model.state_dict())
-        self.ema = new_ema(self.model) if self.protocol.ema_decay is not None else None
+        self.stages = list(parts.labeling.stages(dataset.num_classes))
+        self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
+
+    def _build_model(self) -> StageModel:
+        """A model from the run's initial weights: the same for every strategy and every stage."""
+        torch.manual_seed(derive_seed(self.spec.seed, "init"))
+        model = self.parts.backbone.build(self.parts.dataset.num_classes).to(self.device)
+        return StageModel(model, self.protocol.ema_decay)
 
     @property
     def eval_model(self) -> nn.Module:
-        return self.ema if self.ema is not None else self.model
+        """The last stage's model: it is reported as ``miou`` and scores the pool."""
+        return self.models[-1].eval_model
 
     def restore(self, checkpoint: Checkpoint) -> list[dict[str, Any]]:
-        self.model.load_state_dict(checkpoint.model)
-        if self.ema is not None and checkpoint.ema is not None:
-            self.ema.load_state_dict(checkpoint.ema)
+        if len(checkpoint.stages) != len(self.models):
+            raise AlbenchError("checkpoint has a different number of training stages; rerun with --force")
+        for stage_model, state in zip(self.models, checkpoint.stages):
+            stage_model.load(state)
         for row in checkpoint.rows:
             self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
         return checkpoint.rows
@@ -140,11 +146,14 @@ class _Run:
         return self.parts.labeling.region_cost(self.pool.region_classes[region_ids])
 
     def query(self, round_index: int) -> np.ndarray:
-        """Round 0: Q random regions from the seed alone. Later: the strategy's selection."""
-        if round_index == 0:
-            generator = numpy_generator(self.spec.seed, "initial")
-            return generator.choice(self.pool.num_regions, size=self.protocol.budget, replace=False).astype(np.int64)
+        """Round 0: random regions worth Q clicks, drawn from the seed alone (the same for every strategy;
+        with one click per region, Q regions). Later: the strategy's selection."""
         strategy = self.parts.strategy
+        if round_index == 0:
+            order = numpy_generator(self.spec.seed, "initial").permutation(self.pool.num_regions)
+            if strategy.labels_whole_pool:
+                return order.astype(np.int64)
+            return take_within_budget(order, self.costs(order), self.protocol.budget, overshoot=self.protocol.overshoot)
         statistics = strategy.statistics(self.parts.dataset.num_classes)
         region_stats: dict[str, np.ndarray] = {}
         pool_stats: dict[str, np.ndarray] = {}
@@ -170,25 +179,39 @@ class _Run:
             costs_of=self.costs, budget=self.protocol.budget, overshoot=self.protocol.overshoot,
         )
 
-    def train(self, round_index: int) -> None:
-        if round_index > 0 and not self.protocol.warm_start:
-            self.model.load_state_dict(self.initial_state)
-            if self.ema is not None:
-                self.ema.load_state_dict(self.initial_state)
+    def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
+        """Train every stage in order, evaluating each; return the confusion matrices and the times."""
         items = [(self.split.pool[i], local) for i, local in self.pool.labeled_by_image().items()]
-        data = LabeledImages(self.parts.dataset, self.store, self.parts.labeling, items, self.protocol.augment)
-        train_round(self.model, data, self.protocol, seed=self.spec.seed, round_index=round_index,
-                    device=self.device, progress=self.progress, ema=self.ema)
+        confusions: list[np.ndarray] = []
+        train_time = eval_time = 0.0
+        for index, (stage, stage_model) in enumerate(zip(self.stages, self.models)):
+            label = f"round {round_index}: {stage.name}" if len(self.stages) > 1 else f"round {round_index}"
+            started = time.perf_counter()
+            if round_index > 0 and not self.protocol.warm_start:
+                stage_model.reset()
+            targets = None
+            if stage.needs_previous_stage and index > 0:
+                targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
+                                        items, device=self.device, progress=self.progress,
+                                        description=f"{label}: targets from the previous stage")
+            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
+            train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
+                        round_index=round_index, device=self.device, progress=self.progress,
+                        description=f"{label}: train")
+            trained = time.perf_counter()
+            confusions.append(confusion_matrix(
+                stage_model.eval_model, self.parts.dataset, self.split.evaluation,
+                batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
+                description=f"{label}: evaluate",
+            ))
+            train_time += trained - started
+            eval_time += time.perf_counter() - trained
+        return confusions, train_time, eval_time
 
-    def evaluate(self, round_index: int) -> np.ndarray:
-        return confusion_matrix(
-            self.eval_model, self.parts.dataset, self.split.evaluation, batch_size=self.protocol.eval_batch_size,
-            device=self.device, progress=self.progress, description=f"round {round_index}: evaluate",
-        )
-
-    def row(self, round_index: int, added: np.ndarray, confusion: np.ndarray, times: dict[str, float],
+    def row(self, round_index: int, added: np.ndarray, confusions: list[np.ndarray], times: dict[str, float],
             clicks_before: int) -> dict[str, Any]:
         spec, dataset = self.spec, self.parts.dataset
+        confusion = confusions[-1]
         images, local = self.pool.locate(added)
         clicks_round = int(self.costs(added).sum())
         row: dict[str, Any] = {"run_id": spec.run_id, "protocol_hash": spec.protocol_hash}
@@ -207,14 +230,14 @@ class _Run:
             labeled_regions=int(self.pool.labeled.sum()), labeled_per_class=self.pool.labeled_class_counts().tolist(),
             metric=self.protocol.metric,
             miou=mean_iou(confusion, self.protocol.metric, dataset.background_class),
+            stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
             confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
         )
         return row
 
     def checkpoint(self, rows: list[dict[str, Any]]) -> Checkpoint:
-        ema_state = self.ema.state_dict() if self.ema is not None else None
-        return Checkpoint(self.spec.canonical(), rows, self.model.state_dict(), ema_state)
+        return Checkpoint(self.spec.canonical(), rows, [m.state() for m in self.models])
 
 
 def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress: Progress | None = None) -> RunOutcome:
@@ -244,12 +267,9 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
             added = run.query(round_index)
             run.pool.mark_labeled(added)
             queried = time.perf_counter()
-            run.train(round_index)
-            trained = time.perf_counter()
-            confusion = run.evaluate(round_index)
-            times = {"time_query_s": queried - started, "time_train_s": trained - queried,
-                     "time_eval_s": time.perf_counter() - trained}
-            rows.append(run.row(round_index, added, confusion, times, clicks_before))
+            confusions, train_time, eval_time = run.train_and_evaluate(round_index)
+            times = {"time_query_s": queried - started, "time_train_s": train_time, "time_eval_s": eval_time}
+            rows.append(run.row(round_index, added, confusions, times, clicks_before))
             save_checkpoint(partial, run.checkpoint(rows))
             progress.log(
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "

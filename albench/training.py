@@ -1,23 +1,23 @@
-"""One round of training on the labeled regions: seeded sampling, augmentation, loss, optional EMA."""
+"""One round of training on the labeled regions: seeded sampling, augmentation, the stage's loss, EMA."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from albench.components import Dataset, LabelingScheme, RegionLabels
+from albench.components import Dataset, RegionLabels, TrainingStage
 from albench.determinism import derive_seed, seed_worker, torch_generator
 from albench.progress import Progress
 from albench.protocol import Protocol
 from albench.superpixel_cache import SuperpixelStore
 
-__all__ = ["LabeledImages", "SeededSampler", "image_tensor", "segmentation_loss", "train_round", "update_ema"]
+__all__ = ["LabeledImages", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -26,34 +26,60 @@ def image_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """The pool images that have labeled regions, with targets rendered by the labeling scheme.
+    """The pool images that have labeled regions, with targets built by a training stage.
 
     Indexed by ``(item, seed)`` pairs from :class:`SeededSampler`, so each sample's augmentation is
-    seeded by the sampler, whatever the number of workers.
+    seeded by the sampler, whatever the number of workers. Targets of a stage that needs the previous
+    stage's predictions are computed beforehand (:func:`stage_targets`) and passed as ``targets``.
     """
 
-    def __init__(self, dataset: Dataset, store: SuperpixelStore, labeling: LabelingScheme,
-                 items: Sequence[tuple[str, np.ndarray]], augment: bool) -> None:
+    def __init__(self, dataset: Dataset, store: SuperpixelStore, stage: TrainingStage,
+                 items: Sequence[tuple[str, np.ndarray]], augment: bool,
+                 targets: Mapping[str, np.ndarray] | None = None) -> None:
         self.dataset = dataset
         self.store = store
-        self.labeling = labeling
+        self.stage = stage
         self.items = list(items)
         self.augment = augment
+        self.targets = targets
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        index, seed = key
-        image_id, labeled = self.items[index]
+    def target(self, image_id: str, labeled: np.ndarray) -> np.ndarray:
+        if self.targets is not None:
+            return self.targets[image_id]
         sample = self.dataset.load(image_id)
         entry = self.store.get(image_id)
         regions = RegionLabels(entry.labels, sample.mask, entry.histogram, self.dataset.ignore_index)
-        target = torch.from_numpy(np.ascontiguousarray(self.labeling.render_target(regions, labeled), dtype=np.int64))
-        image = image_tensor(sample.image)
+        return self.stage.target(regions, labeled, None)
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, seed = key
+        image_id, labeled = self.items[index]
+        target = torch.from_numpy(np.ascontiguousarray(self.target(image_id, labeled), dtype=np.int64))
+        image = image_tensor(self.dataset.load(image_id).image)
         if self.augment:
             image, target = self.dataset.augment(image, target, torch.Generator().manual_seed(seed))
         return image, target
+
+
+@torch.inference_mode()
+def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
+                  items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
+                  description: str) -> dict[str, np.ndarray]:
+    """Targets of a stage built from the previous stage's predictions, image by image (unaugmented)."""
+    model.eval()
+    targets: dict[str, np.ndarray] = {}
+    with progress.task(description, total=len(items)) as advance:
+        for image_id, labeled in items:
+            sample = dataset.load(image_id)
+            entry = store.get(image_id)
+            probs = torch.softmax(model(image_tensor(sample.image)[None].to(device)).float(), dim=1)[0]
+            regions = RegionLabels(entry.labels, sample.mask, entry.histogram, dataset.ignore_index)
+            targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy())
+            advance(1)
+    return targets
 
 
 class SeededSampler(Sampler[tuple[int, int]]):
@@ -79,19 +105,6 @@ class SeededSampler(Sampler[tuple[int, int]]):
                 drawn += 1
 
 
-def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
-    """Cross-entropy or focal loss over the labeled pixels; 0 (with a gradient) when none is labeled."""
-    valid = target != ignore_index
-    if not bool(valid.any()):
-        return logits.sum() * 0.0
-    log_probs = F.log_softmax(logits.float(), dim=1)
-    safe_target = torch.where(valid, target, torch.zeros_like(target))
-    picked = log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)[valid]
-    if protocol.loss == "focal":
-        return -(((1 - picked.exp()) ** protocol.focal_gamma) * picked).mean()
-    return -picked.mean()
-
-
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema ← decay·ema + (1 − decay)·model, parameters and floating buffers alike."""
@@ -103,42 +116,78 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
             ema_state[name].copy_(value)
 
 
+class StageModel:
+    """One training stage's model, with its exponential moving average when the protocol asks for one.
+
+    The EMA (when present) is what is evaluated and what scores the pool (the OREAL authors' protocol).
+    """
+
+    def __init__(self, model: nn.Module, ema_decay: float | None) -> None:
+        self.model = model
+        self.initial_state = copy.deepcopy(model.state_dict())
+        self.ema_decay = ema_decay
+        self.ema: nn.Module | None = None
+        if ema_decay is not None:
+            self.ema = copy.deepcopy(model).eval()
+            for parameter in self.ema.parameters():
+                parameter.requires_grad_(False)
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema if self.ema is not None else self.model
+
+    def reset(self) -> None:
+        """Back to the initial weights (rounds that do not warm-start)."""
+        self.model.load_state_dict(self.initial_state)
+        if self.ema is not None:
+            self.ema.load_state_dict(self.initial_state)
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+
+
 def _optimizer(model: nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
     if protocol.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=protocol.lr, momentum=0.9, weight_decay=protocol.weight_decay)
     return torch.optim.Adam(model.parameters(), lr=protocol.lr, weight_decay=protocol.weight_decay)
 
 
-def train_round(model: nn.Module, data: LabeledImages, protocol: Protocol, *, seed: int, round_index: int,
-                device: torch.device, progress: Progress, ema: nn.Module | None = None) -> None:
-    """Train ``model`` in place for ``protocol.steps`` steps on ``data`` (and update ``ema``)."""
+def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int, round_index: int,
+                device: torch.device, progress: Progress, description: str) -> None:
+    """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).
+
+    ``seed`` must already identify the round and stage: sampling and augmentation derive from it.
+    """
     if protocol.steps == 0 or len(data) == 0:
         return
-    round_seed = derive_seed(seed, "train", round_index)
-    sampler = SeededSampler(len(data), protocol.steps * protocol.batch_size, round_seed)
+    sampler = SeededSampler(len(data), protocol.steps * protocol.batch_size, seed)
     loader = DataLoader(
         data, batch_size=protocol.batch_size, sampler=sampler, num_workers=protocol.num_workers,
-        worker_init_fn=seed_worker, generator=torch_generator(round_seed, "workers"),
-        persistent_workers=False,
+        worker_init_fn=seed_worker, generator=torch_generator(seed, "workers"), persistent_workers=False,
     )
+    model = stage_model.model
     optimizer = _optimizer(model, protocol)
     model.train()
-    with progress.task(f"round {round_index}: train", total=protocol.steps) as advance:
+    with progress.task(description, total=protocol.steps) as advance:
         for images, targets in loader:
             images, targets = images.to(device), targets.to(device)
-            loss = segmentation_loss(model(images), targets, protocol, data.dataset.ignore_index)
+            loss = data.stage.loss(model(images), targets, protocol, data.dataset.ignore_index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
-            if ema is not None and protocol.ema_decay is not None:
-                update_ema(ema, model, protocol.ema_decay)
+            if stage_model.ema is not None and stage_model.ema_decay is not None:
+                update_ema(stage_model.ema, model, stage_model.ema_decay)
             advance(1)
     model.eval()
 
 
-def new_ema(model: nn.Module) -> nn.Module:
-    """A frozen copy of ``model`` to hold the moving average."""
-    ema = copy.deepcopy(model)
-    for parameter in ema.parameters():
-        parameter.requires_grad_(False)
-    return ema.eval()
+def round_seed(seed: int, round_index: int, stage_index: int) -> int:
+    """The training seed of one stage of one round; stage 0 keeps the single-stage seed."""
+    if stage_index == 0:
+        return derive_seed(seed, "train", round_index)
+    return derive_seed(seed, "train", round_index, "stage", stage_index)

@@ -98,9 +98,12 @@ def test_leaderboard_markdown_and_table(results: Path):
 def test_plugins_lists_every_builtin_component():
     result = runner.invoke(app, ["plugins", "--format", "json"])
     assert result.exit_code == 0
-    names = {(c["kind"], c["name"]) for c in json.loads(result.stdout)["components"]}
-    assert names == {("dataset", "toy"), ("backbone", "tiny-deeplab"), ("superpixels", "slic"),
-                     ("labeling", "dominant"), ("strategy", "oreal"), ("strategy", "random")}
+    components = json.loads(result.stdout)["components"]
+    names = {(c["kind"], c["name"]) for c in components}
+    assert names >= {("dataset", "toy"), ("backbone", "tiny-deeplab"), ("superpixels", "slic"),
+                     ("labeling", "dominant"), ("labeling", "weak"), ("labeling", "precise"),
+                     ("strategy", "oreal"), ("strategy", "random"), ("strategy", "full")}
+    assert {c["distribution"] for c in components} == {"albench"}
 
 
 @pytest.mark.parametrize(

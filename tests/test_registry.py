@@ -40,7 +40,7 @@ def test_builtins_register_through_the_plugin_manager():
     registry = load_registry(entry_points=False)
     plugins = {r.plugin for r in registry.registrations()}
     assert plugins <= set(DEFAULT_PLUGINS)
-    assert registry.names("strategy") == ["oreal", "random"]
+    assert {"oreal", "random", "full"} <= set(registry.names("strategy"))
     assert {r.distribution for r in registry.registrations()} == {"albench"}
 
 
@@ -51,13 +51,16 @@ def test_duplicate_name_is_an_error_naming_both_plugins():
     message = str(info.value)
     assert "strategy 'random' is registered by both" in message
     assert "albench_plugins.strategies.random" in message and "ShadowPlugin" in message
-    assert registry.names("strategy") == ["oreal"]
+    assert "random" not in registry.names("strategy") and "oreal" in registry.names("strategy")
     assert [r.plugin for r in registry.duplicates()[0]] == ["albench_plugins.strategies.random", "ShadowPlugin"]
 
 
 def test_unknown_name_lists_close_matches_and_the_available_names(registry: Registry):
-    with pytest.raises(UnknownComponentError, match=r"unknown strategy 'oreall'\. Did you mean 'oreal'\? Available: oreal, random\."):
+    available = ", ".join(registry.names("strategy"))
+    with pytest.raises(UnknownComponentError) as info:
         registry.get("strategy", "oreall")
+    assert str(info.value).startswith(f"unknown strategy 'oreall'. Did you mean 'oreal'? Available: {available}.")
+    assert "random" in available
 
 
 def test_unknown_name_without_close_match_still_lists_the_available_names(registry: Registry):
@@ -97,7 +100,7 @@ def test_a_registered_non_component_marks_the_plugin_broken():
     (broken,) = registry.broken
     assert broken.name == "NotAStrategyPlugin"
     assert "registered <class 'dict'> as a strategy, but it is not a subclass of albench.Strategy" in broken.error
-    assert registry.names("strategy") == ["oreal", "random"]
+    assert registry.names("strategy") == load_registry(entry_points=False).names("strategy")
 
 
 def test_a_hook_with_a_bad_signature_marks_the_plugin_broken():

@@ -58,7 +58,7 @@ def test_environment_variable_restricts_third_party_plugins(site: Path):
     by_distribution = Registry(load_plugins(env={"ALBENCH_LOAD_PLUGINS": "my-albench-plugin"}))
     assert "smallest-first" in by_distribution.names("strategy")
     none = Registry(load_plugins(env={"ALBENCH_LOAD_PLUGINS": ""}))
-    assert "smallest-first" not in none.names("strategy") and none.names("strategy") == ["oreal", "random"]
+    assert "smallest-first" not in none.names("strategy") and none.names("strategy") == Registry(load_plugins(entry_points=False)).names("strategy")
     with pytest.raises(UnknownComponentError, match="unknown strategy 'smallest-first'"):
         none.get("strategy", "smallest-first")
 

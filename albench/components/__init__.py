@@ -2,7 +2,7 @@
 
 from albench.components.backbone import Backbone, SegmentationModel
 from albench.components.dataset import Dataset, Sample, Split, holdout_split
-from albench.components.labeling import LabelingScheme, RegionLabels, dominant_classes
+from albench.components.labeling import DenseStage, LabelingScheme, RegionLabels, TrainingStage, dominant_classes
 from albench.components.strategy import SelectionContext, Strategy
 from albench.components.superpixels import SuperpixelMethod
 
@@ -10,6 +10,7 @@ __all__ = [
     "KINDS",
     "Backbone",
     "Dataset",
+    "DenseStage",
     "LabelingScheme",
     "RegionLabels",
     "Sample",
@@ -18,6 +19,7 @@ __all__ = [
     "Split",
     "Strategy",
     "SuperpixelMethod",
+    "TrainingStage",
     "dominant_classes",
     "holdout_split",
 ]

@@ -1,15 +1,26 @@
-"""The labeling scheme component: what an annotated region costs and what the model trains on."""
+"""The labeling scheme component: what an annotated region costs and what the model trains on.
+
+A scheme trains in one or more stages (:class:`TrainingStage`). Most have one: dense per-pixel targets
+from :meth:`LabelingScheme.render_target` and the protocol's loss. Weak (multi-class) labels have two: a
+partial-label stage, then a stage on pseudo-labels made from the first stage's predictions.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import torch
 
+from albench.losses import dense_loss
 from albench.params import NoParams
 
-__all__ = ["LabelingScheme", "RegionLabels"]
+if TYPE_CHECKING:
+    from albench.protocol import Protocol
+
+__all__ = ["DenseStage", "LabelingScheme", "RegionLabels", "TrainingStage"]
 
 
 class RegionLabels:
@@ -34,6 +45,38 @@ def dominant_classes(histogram: np.ndarray, ignore_index: int) -> np.ndarray:
     dominant: np.ndarray = histogram.argmax(axis=1).astype(np.int64)
     dominant[histogram.sum(axis=1) == 0] = ignore_index
     return dominant
+
+
+class TrainingStage(ABC):
+    """One training stage: how an image's target is built and which loss trains on it.
+
+    A stage with ``needs_previous_stage`` builds its targets from the previous stage's predictions: the
+    runner computes them once per round, after the previous stage trained, and passes each labeled image's
+    softmax ``(C, H, W)`` as ``previous_probs``.
+    """
+
+    name: str = "train"
+    needs_previous_stage: bool = False
+
+    @abstractmethod
+    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+        """The ``(..., H, W) int64`` target of one image whose regions ``labeled`` are annotated."""
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
+        """The training loss of a batch: ``logits (B, C, H, W)``, ``target (B, ..., H, W)``."""
+        gamma = protocol.focal_gamma if protocol.loss == "focal" else None
+        return dense_loss(logits, target, ignore_index, focal_gamma=gamma)
+
+
+class DenseStage(TrainingStage):
+    """The single stage of a scheme with dense targets: :meth:`LabelingScheme.render_target` and the
+    protocol's loss (cross-entropy or focal)."""
+
+    def __init__(self, scheme: LabelingScheme) -> None:
+        self.scheme = scheme
+
+    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+        return self.scheme.render_target(regions, labeled)
 
 
 class LabelingScheme(ABC):
@@ -61,3 +104,7 @@ class LabelingScheme(ABC):
 
         Pixels outside the labeled regions, and void pixels, get ``regions.ignore_index``.
         """
+
+    def stages(self, num_classes: int) -> Sequence[TrainingStage]:
+        """The training stages, in order; the last one's model is evaluated as ``miou`` and queries."""
+        return (DenseStage(self),)

@@ -85,12 +85,15 @@ class Strategy(ABC):
 
     ``uses_ground_truth`` marks oracle strategies (such as the context-sampling experiment's), which are
     handed every region's dominant ground-truth class; they are references, not fair competitors.
+    ``labels_whole_pool`` marks the fully labeled reference (``full``): its round 0 labels every region,
+    whatever the budget, and it selects nothing afterwards.
     """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = NoParams
     uses_ground_truth: ClassVar[bool] = False
+    labels_whole_pool: ClassVar[bool] = False
 
     def __init__(self, params: Any) -> None:
         self.params = params
