@@ -34,6 +34,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.labeling.weak",
     "albench_plugins.strategies.random",
     "albench_plugins.strategies.oreal",
+    "albench_plugins.strategies.entropy",
+    "albench_plugins.strategies.bvsb",
+    "albench_plugins.strategies.revisiting_sp",
+    "albench_plugins.strategies.pixelbal",
+    "albench_plugins.strategies.cbal",
+    "albench_plugins.strategies.context_sampling",
     "albench_plugins.strategies.full",
 )
 

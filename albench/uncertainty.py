@@ -6,7 +6,21 @@ import torch
 
 from albench.scoring import PixelScore
 
-__all__ = ["OVR_EPSILON", "OvrEntropy", "ProbTimesEntropy", "ShannonEntropy", "ovr_entropy", "shannon_entropy"]
+__all__ = [
+    "OVR_EPSILON",
+    "BvsbMargin",
+    "BvsbRatio",
+    "OvrEntropy",
+    "PredictedClass",
+    "ProbTimesEntropy",
+    "Probabilities",
+    "ShannonEntropy",
+    "bvsb_margin",
+    "bvsb_ratio",
+    "ovr_entropy",
+    "shannon_entropy",
+    "tempered",
+]
 
 OVR_EPSILON = 1e-7
 
@@ -18,17 +32,55 @@ def ovr_entropy(p: torch.Tensor, eps: float = OVR_EPSILON) -> torch.Tensor:
 
 
 def shannon_entropy(probs: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """H = −Σ_c p_c ln p_c over the last dimension (0·ln 0 taken as 0)."""
+    """H = −Σ_c p_c ln(p_c + ε) over the last dimension (0·ln 0 taken as 0)."""
     entropy: torch.Tensor = -torch.special.xlogy(probs, probs + eps).sum(dim=-1)
     return entropy
+
+
+def tempered(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(z / T) from p = softmax(z), over the last dimension, in float64.
+
+    ln p differs from z by one constant per pixel, which softmax ignores, so softmax(ln p / T) is exactly the
+    softmax at temperature T (a probability that underflowed to 0 stays 0). T = 1 returns ``probs`` itself.
+    """
+    if temperature == 1.0:
+        return probs
+    return torch.softmax(torch.log(probs.to(torch.float64)) / temperature, dim=-1)
+
+
+def _top_two(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """p₍₁₎ and p₍₂₎, the highest and second-highest class probabilities (p₍₂₎ = 0 with a single class)."""
+    if probs.shape[-1] < 2:
+        return probs[..., 0], torch.zeros_like(probs[..., 0])
+    top = probs.topk(2, dim=-1).values
+    return top[..., 0], top[..., 1]
+
+
+def bvsb_ratio(probs: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """BvSB (Joshi et al. 2009, as a ratio): u = p₍₂₎ / p₍₁₎ ∈ [0, 1], higher = more uncertain.
+
+    At temperature T the ratio is exp((z₍₂₎ − z₍₁₎) / T) = (p₍₂₎ / p₍₁₎)^(1/T); the argmax does not move.
+    """
+    first, second = _top_two(probs)
+    ratio = second / first
+    if temperature == 1.0:
+        return ratio
+    return ratio.to(torch.float64).pow(1.0 / temperature)
+
+
+def bvsb_margin(probs: torch.Tensor) -> torch.Tensor:
+    """The best-versus-second-best margin p₍₁₎ − p₍₂₎ (Joshi et al. 2009); lower = more uncertain."""
+    first, second = _top_two(probs)
+    return first - second
 
 
 class OvrEntropy(PixelScore):
     """C channels of one-vs-rest entropy (OREAL).
 
-    H_c is symmetric about p_c = ½ and decreasing in |p_c − ½|, so any order statistic of H_c over a
-    region is H_c at the matching order statistic of −|p_c − ½|: the engine reduces that key and takes
-    logarithms of the reduced values only. They are evaluated in float64 at p = ½ − |p − ½|.
+    H_c is symmetric about p_c = ½ and increasing in k = p_c(1 − p_c), so any order statistic of H_c over a
+    region is H_c at the matching order statistic of k: the engine reduces k (one fused multiply-add per
+    value, and non-negative, as the engine's block reduction needs) and takes logarithms of the reduced
+    values only, in float64 at p = 2k / (1 + √(1 − 4k)), the root ≤ ½ of p² − p + k = 0.
     """
 
     name = "ovr-entropy"
@@ -40,22 +92,25 @@ class OvrEntropy(PixelScore):
         return ovr_entropy(probs)
 
     def order_key(self, probs: torch.Tensor) -> torch.Tensor | None:
-        return -(probs - 0.5).abs()
+        return torch.addcmul(probs, probs, probs, value=-1)
 
     def from_order_key(self, key: torch.Tensor) -> torch.Tensor:
-        return ovr_entropy(0.5 + key.to(torch.float64))
+        k = key.to(torch.float64).clamp(0.0, 0.25)
+        return ovr_entropy(2 * k / (1 + torch.sqrt(1 - 4 * k)))
 
 
 class ShannonEntropy(PixelScore):
-    """One channel: the Shannon entropy of the pixel's softmax."""
+    """One channel: the Shannon entropy of the pixel's softmax, H = −Σ_c p_c ln(p_c + ε)."""
 
-    name = "entropy"
+    def __init__(self, eps: float = 0.0) -> None:
+        self.eps = eps
+        self.name = "entropy" if eps == 0.0 else f"entropy(eps={eps:g})"
 
     def channels(self, num_classes: int) -> int:
         return 1
 
     def compute(self, probs: torch.Tensor) -> torch.Tensor:
-        return shannon_entropy(probs).unsqueeze(1)
+        return shannon_entropy(probs, self.eps).unsqueeze(1)
 
 
 class ProbTimesEntropy(PixelScore):
@@ -68,3 +123,55 @@ class ProbTimesEntropy(PixelScore):
 
     def compute(self, probs: torch.Tensor) -> torch.Tensor:
         return probs * shannon_entropy(probs).unsqueeze(1)
+
+
+class BvsbRatio(PixelScore):
+    """One channel: u = p₍₂₎/p₍₁₎ at temperature T (Revisiting SP, PixelBal, the BvSB baseline)."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        self.temperature = temperature
+        self.name = "bvsb-ratio" if temperature == 1.0 else f"bvsb-ratio(T={temperature:g})"
+
+    def channels(self, num_classes: int) -> int:
+        return 1
+
+    def compute(self, probs: torch.Tensor) -> torch.Tensor:
+        return bvsb_ratio(probs, self.temperature).unsqueeze(1)
+
+
+class BvsbMargin(PixelScore):
+    """One channel: 1 − (p₍₁₎ − p₍₂₎), the margin turned into an uncertainty (higher = more uncertain)."""
+
+    name = "bvsb-margin"
+
+    def channels(self, num_classes: int) -> int:
+        return 1
+
+    def compute(self, probs: torch.Tensor) -> torch.Tensor:
+        return (1 - bvsb_margin(probs)).unsqueeze(1)
+
+
+class Probabilities(PixelScore):
+    """C channels: the softmax itself at temperature T (class priors π, mean probability vectors p̄)."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        self.temperature = temperature
+        self.name = "probabilities" if temperature == 1.0 else f"probabilities(T={temperature:g})"
+
+    def channels(self, num_classes: int) -> int:
+        return num_classes
+
+    def compute(self, probs: torch.Tensor) -> torch.Tensor:
+        return tempered(probs, self.temperature)
+
+
+class PredictedClass(PixelScore):
+    """C channels: the one-hot argmax (ties to the lowest class); summed per region it counts predicted pixels."""
+
+    name = "predicted-class"
+
+    def channels(self, num_classes: int) -> int:
+        return num_classes
+
+    def compute(self, probs: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot(probs.argmax(dim=1), probs.shape[1]).to(probs.dtype)

@@ -2,8 +2,12 @@
 
 import numpy as np
 import pytest
-from albench_plugins.strategies.oreal import Oreal, OrealParams
+from albench_plugins.strategies.oreal import Oreal, OrealParams, allocate, first_seen_rank, interleave
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from albench.params import resolve_params
+from albench.selection import items_per_class
 from albench.testing import selection_context
 
 # H_c(s) for 6 regions × 3 classes; region 0 is already labeled.
@@ -52,9 +56,16 @@ def test_selection_follows_delta_without_oversampling():
 def test_weak_labels_interleave_classes_round_robin_until_the_clicks_run_out():
     # δ = [2, 2, 2] for budget 6 with n = [0, 0, 0]; costs: one click per class present.
     costs = np.array([1, 3, 1, 1, 2, 1])
-    # turn 1: class 0 → 1 (3 clicks), class 1 → 2 (1), class 2 → 4 (2) = 6 clicks: budget spent.
+    # The per-class lists are built first, class by class, as in the unit-cost case (the authors' code):
+    # class 0 → [1, 4]; class 1 → [2, 3] (1 and 4 taken); class 2 → [5] (nothing else left).
+    # Round-robin: 1 (3 clicks), 2 (1), 5 (1) = 5; then 4 (2 clicks) would make 7 > 6: stop.
     selected = Oreal(OrealParams()).select(context(6, [0, 0, 0], costs=costs))
-    assert selected.tolist() == [1, 2, 4]
+    assert selected.tolist() == [1, 2, 5]
+    # with overshoot the region that crosses the budget is kept, as in the authors' code
+    overshoot = selection_context(num_regions=6, num_classes=3, budget=6, labeled=[0], class_counts=[0, 0, 0],
+                                  region_stats={"class_scores": SCORES}, background_class=0, costs=costs,
+                                  overshoot=True)
+    assert Oreal(OrealParams()).select(overshoot).tolist() == [1, 2, 5, 4]
 
 
 def test_statistics_follow_the_parameters():
@@ -66,3 +77,97 @@ def test_statistics_follow_the_parameters():
 def test_selection_is_unique_unlabeled_and_within_budget(budget):
     selected = Oreal(OrealParams()).select(context(budget, [1, 0, 0]))
     assert len(selected) == budget and len(set(selected.tolist())) == budget and 0 not in selected
+
+
+# ---------------------------------------------------------------- tie order: lowest index vs the authors' first-seen
+
+# Regions 0-3 are labeled, in that order, with classes 2, 2, 3, 1 → n = [0, 1, 2, 1]; regions 4-8 are unlabeled.
+TIE_SCORES = np.array([
+    [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0],
+    [0.9, 0.1, 0.1, 0.1],
+    [0.8, 0.2, 0.1, 0.2],
+    [0.1, 0.9, 0.1, 0.9],  # the best region for class 1 and for class 3
+    [0.1, 0.7, 0.1, 0.3],
+    [0.2, 0.3, 0.1, 0.8],
+])
+
+
+def tie_context(budget=3):
+    return selection_context(num_regions=9, num_classes=4, budget=budget, labeled=[0, 1, 2, 3],
+                             labeled_classes=[2, 2, 3, 1], region_stats={"class_scores": TIE_SCORES})
+
+
+def test_index_tie_order_breaks_ties_by_class_index():
+    # n + δ: (0,1,2,1) → class 0 → (1,1,2,1) → tie 0/1/3 → 0 → (2,1,2,1) → tie 1/3 → 1: δ = [2, 1, 0, 0]
+    strategy = Oreal(OrealParams())
+    delta, order = strategy.allocation(tie_context())
+    assert delta.tolist() == [2, 1, 0, 0] and order == [0, 1]
+    # class 0 takes 4, 5; class 1 takes 6
+    assert strategy.select(tie_context()).tolist() == [4, 5, 6]
+
+
+def test_first_seen_tie_order_follows_the_labeled_set_then_unseen_classes():
+    # first seen: 2, 3, 1; never seen: 0 → priority 2, 3, 1, 0
+    assert first_seen_rank(np.array([2, 2, 3, 1]), 4, None).tolist() == [3, 2, 0, 1]
+    # n + δ: (0,1,2,1) → class 0 → (1,1,2,1) → tie 0/1/3 → 3 first → (1,1,2,2) → tie 0/1 → 1: δ = [1, 1, 0, 1],
+    # classes first picked in the order 0, 3, 1
+    delta, order = Oreal(OrealParams(tie_order="first-seen")).allocation(tie_context())
+    assert delta.tolist() == [1, 1, 0, 1] and order == [0, 3, 1]
+    # class 0 takes 4; class 3 takes 6 before class 1 can, so class 1 takes 7
+    assert Oreal(OrealParams(tie_order="first-seen")).select(tie_context()).tolist() == [4, 6, 7]
+
+
+def test_first_seen_ranks_an_oversampled_background_with_the_unseen_classes():
+    # labeled classes 0, 2, 0, 1 with background 0; n_b = 0 is never recorded, so the priority is 2, 1, then 0
+    labeled = selection_context(num_regions=6, num_classes=3, budget=3, labeled=[0, 1, 2, 3],
+                                labeled_classes=[0, 2, 0, 1], background_class=0,
+                                region_stats={"class_scores": np.zeros((6, 3))})
+    # counts [0, 1, 1]: class 0 → (1,1,1) → three-way tie → 2 → (1,1,2) → tie 0/1 → 1: δ = [1, 1, 1], order 0, 2, 1
+    delta, order = Oreal(OrealParams(tie_order="first-seen")).allocation(labeled)
+    assert delta.tolist() == [1, 1, 1] and order == [0, 2, 1]
+    # index order: class 0, then the three-way tie → 0, then tie 1/2 → 1: δ = [2, 1, 0]
+    assert Oreal(OrealParams()).allocation(labeled)[0].tolist() == [2, 1, 0]
+    # without oversampling the background is counted (n = [2, 1, 1]) and ranked where it was first seen
+    # (0, 2, 1): tie 1/2 → 2 → (2,1,2) → 1 → (2,2,2) → three-way tie → 0: δ = [1, 1, 1], order 2, 1, 0
+    delta, order = Oreal(OrealParams(tie_order="first-seen", background_oversampling=False)).allocation(labeled)
+    assert delta.tolist() == [1, 1, 1] and order == [2, 1, 0]
+
+
+def test_first_seen_interleaves_weak_labels_in_first_pick_order():
+    costs = [1, 1, 1, 1, 1, 1, 1, 1, 1]
+    weak = selection_context(num_regions=9, num_classes=4, budget=3, labeled=[0, 1, 2, 3],
+                             labeled_classes=[2, 2, 3, 1], region_stats={"class_scores": TIE_SCORES},
+                             costs=costs)
+    assert Oreal(OrealParams(tie_order="first-seen")).select(weak).tolist() == [4, 6, 7]
+
+
+def test_interleave_takes_one_from_each_list_per_turn():
+    assert interleave([np.array([1, 4]), np.array([2]), np.array([3, 5, 6])]).tolist() == [1, 2, 3, 4, 5, 6]
+    assert interleave([]).tolist() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts=st.lists(st.integers(0, 20), min_size=1, max_size=8), budget=st.integers(0, 40))
+def test_allocate_with_index_rank_is_items_per_class(counts, budget):
+    counts = np.array(counts)
+    delta, order = allocate(counts, budget, np.arange(len(counts)))
+    assert delta.tolist() == items_per_class(counts, budget).tolist()
+    assert sorted(order) == np.flatnonzero(delta).tolist()
+
+
+@pytest.mark.parametrize(("raw", "field", "value"), [
+    ({"aggregation": "mean"}, "aggregation", "mean"),            # OREAL mean
+    ({"score": "prob-entropy"}, "score", "prob-entropy"),       # OREAL Prob×Entropy
+    ({"background_oversampling": "false"}, "background_oversampling", False),  # OREAL δ
+    ({"aggregation": "p95"}, "aggregation", "p95"),              # OREAL 95%
+    ({"tie_order": "first-seen"}, "tie_order", "first-seen"),
+])
+def test_every_ablation_is_a_parameter_reachable_from_the_command_line(raw, field, value):
+    params = resolve_params(OrealParams, raw, owner="strategy 'oreal'")
+    assert getattr(params, field) == value
+
+
+def test_prob_entropy_ablation_keeps_the_class_balancing():
+    # the ablation only changes the score channels (p_c·H); δ and the per-class picks work as for H_c
+    params = OrealParams(score="prob-entropy", background_oversampling=False)
+    assert Oreal(params).select(context(2, [1, 0, 0])).tolist() == [1, 4]

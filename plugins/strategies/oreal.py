@@ -1,25 +1,44 @@
-"""``oreal``: one-vs-rest entropy with class balancing (SPEC.md §Strategies, OREAL).
+"""``oreal``: one-vs-rest entropy with class balancing (Wu et al., SPEC.md §Strategies, OREAL).
 
 1. Score: H_c(s) = max over the region's pixels of H_c(x) = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε),
-   natural log, ε = 1e-7 (``aggregation`` picks max, mean or the 95th percentile).
-2. Items per class: δ = ITEMSPERCLASS(n, Q) (supplementary Algorithm 1), n_c = labeled regions whose
-   dominant ground-truth class is c; with ``background_oversampling`` and a background class b, n_b = 0
-   (supplementary §2.2), so background gets the first picks.
-3. Selection: for c = 0…C−1 in order, the δ_c unlabeled regions not yet picked this round with the highest
-   H_c(s). When regions cost one click per class (weak labels), the per-class ranked lists are interleaved
-   round-robin instead and taken until the click budget is spent (supplementary §3.5).
+   natural log, ε = 1e-7 (``aggregation`` picks max, or mean / the 95th percentile for the ablations).
+2. Items per class: δ = ITEMSPERCLASS(n, Q) (supplementary Algorithm 1): Q times, c ← argmin_c (n_c + δ_c),
+   δ_c += 1. n_c = labeled regions whose dominant ground-truth class is c; with ``background_oversampling``
+   and a background class b, n_b = 0 (supplementary §2.2), so background gets the first picks.
+3. Selection: class by class, the δ_c unlabeled regions not yet picked this round with the highest H_c(s). A
+   region picked for class c may be of another class; the next round's n compensates (supplementary Fig. 2).
+4. Weak labels (a region costs one click per class present, supplementary §3.5): the per-class lists of step 3
+   are interleaved round-robin (first of each class, then second of each, ...) and taken in that order until
+   the click budget is spent. As in the authors' code the lists are built first, class by class, so a region
+   belongs to the list of the first class that picked it.
+
+``tie_order`` decides the argmin ties of step 2 and the class order of steps 3 and 4:
+
+- ``index`` (default, SPEC.md): ties go to the lowest class index; classes are visited in index order.
+- ``first-seen`` (the published code, which keeps n in a dict): the classes in the order their first region
+  appears in the labeled set (``context.labeled_order``, i.e. round 0's random order, then each round's
+  selection order), then every class never seen, in index order. Under background oversampling the background
+  count is never recorded (the code counts from class 1), so b ranks with the never-seen classes. Ties go to
+  the earlier class in this order, and classes are visited in the order they first received a pick. The
+  authors' code walks the labeled regions image by image in its own dataset order, which albench cannot
+  know; it walks them in labeling order instead.
+
+Ablations (supplementary §2.3): ``aggregation=mean`` (OREAL mean), ``score=prob-entropy`` (p_c·H instead of
+H_c), ``background_oversampling=false`` (OREAL δ), ``aggregation=p95`` (OREAL 95%).
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from albench_plugins.strategies._ranking import RegionAggregation
 
 from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
 from albench.hookspecs import Register
-from albench.selection import items_per_class, take_within_budget, top_k
+from albench.selection import take_within_budget, top_k
 from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 
@@ -27,59 +46,101 @@ from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 class OrealParams:
     """``aggregation``: max (the paper), mean or p95 (ablations). ``score``: ``ovr`` (one-vs-rest entropy)
     or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation). ``background_oversampling``: set n_b = 0
-    (off: the δ ablation)."""
+    (off: the δ ablation). ``tie_order``: ``index`` (SPEC.md) or ``first-seen`` (the authors' code)."""
 
-    aggregation: Literal["max", "mean", "p95"] = "max"
+    aggregation: RegionAggregation = "max"
     score: Literal["ovr", "prob-entropy"] = "ovr"
     background_oversampling: bool = True
+    tie_order: Literal["index", "first-seen"] = "index"
+
+
+def allocate(counts: np.ndarray, budget: int, rank: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """ITEMSPERCLASS with argmin ties broken by ``rank`` (lower first).
+
+    Returns δ and the classes in the order they first received a pick. With ``rank`` = class index this is
+    :func:`albench.selection.items_per_class`.
+    """
+    delta = np.zeros(len(counts), dtype=np.int64)
+    heap = [(int(n), int(rank[c]), c) for c, n in enumerate(counts)]
+    heapq.heapify(heap)
+    first_picked: list[int] = []
+    for _ in range(budget):
+        total, order, c = heapq.heappop(heap)
+        if delta[c] == 0:
+            first_picked.append(c)
+        delta[c] += 1
+        heapq.heappush(heap, (total + 1, order, c))
+    return delta, first_picked
+
+
+def first_seen_rank(labeled_classes: np.ndarray, num_classes: int, unrecorded: int | None) -> np.ndarray:
+    """rank[c]: position of class c when classes are listed by first appearance in ``labeled_classes``
+    (void and ``unrecorded`` skipped), followed by the classes never seen, in index order."""
+    classes = np.asarray(labeled_classes, dtype=np.int64)
+    keep = (classes >= 0) & (classes < num_classes)
+    if unrecorded is not None:
+        keep &= classes != unrecorded
+    classes = classes[keep]
+    unique, first = np.unique(classes, return_index=True)
+    seen = unique[np.argsort(first, kind="stable")]
+    never_seen = np.setdiff1d(np.arange(num_classes), seen)
+    rank = np.empty(num_classes, dtype=np.int64)
+    rank[np.concatenate([seen, never_seen])] = np.arange(num_classes)
+    return rank
+
+
+def interleave(lists: list[np.ndarray]) -> np.ndarray:
+    """First element of each list, then the second of each, ...; exhausted lists are skipped."""
+    longest = max((len(items) for items in lists), default=0)
+    order = [int(items[turn]) for turn in range(longest) for items in lists if turn < len(items)]
+    return np.asarray(order, dtype=np.int64)
 
 
 class Oreal(Strategy):
     """OREAL (Wu et al.): per-class batches ranked by one-vs-rest entropy, sized to balance the classes."""
 
     name = "oreal"
-    version = "1"
+    version = "2"
     Params = OrealParams
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         score = OvrEntropy() if self.params.score == "ovr" else ProbTimesEntropy()
         return (RegionStatistic("class_scores", score, self.params.aggregation),)
 
+    def _oversampled_background(self, context: SelectionContext) -> int | None:
+        if self.params.background_oversampling and context.background_class is not None:
+            return int(context.background_class)
+        return None
+
+    def allocation(self, context: SelectionContext) -> tuple[np.ndarray, list[int]]:
+        """δ for this round, and the order in which classes pick their regions."""
+        counts = context.labeled_class_counts.astype(np.int64).copy()
+        background = self._oversampled_background(context)
+        if background is not None:
+            counts[background] = 0
+        if self.params.tie_order == "index":
+            delta, _ = allocate(counts, context.budget, np.arange(context.num_classes))
+            return delta, [int(c) for c in np.flatnonzero(delta)]
+        rank = first_seen_rank(context.labeled_classes, context.num_classes, background)
+        return allocate(counts, context.budget, rank)
+
     def items_per_class(self, context: SelectionContext) -> np.ndarray:
         """δ for this round, with background oversampling applied to the counts."""
-        counts = context.labeled_class_counts.copy()
-        if self.params.background_oversampling and context.background_class is not None:
-            counts[context.background_class] = 0
-        return items_per_class(counts, context.budget)
+        return self.allocation(context)[0]
 
     def select(self, context: SelectionContext) -> np.ndarray:
         scores = context.region_stats["class_scores"]
-        delta = self.items_per_class(context)
+        delta, class_order = self.allocation(context)
         taken = context.labeled.copy()
+        per_class: list[np.ndarray] = []
+        for c in class_order:
+            chosen = top_k(scores[:, c], int(delta[c]), candidates=np.flatnonzero(~taken))
+            taken[chosen] = True
+            per_class.append(chosen)
         if context.unit_cost:
-            picked: list[np.ndarray] = []
-            for c in np.flatnonzero(delta):
-                chosen = top_k(scores[:, c], int(delta[c]), candidates=np.flatnonzero(~taken))
-                taken[chosen] = True
-                picked.append(chosen)
-            return np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
-        # Round-robin over the per-class ranked lists (weak labels: a region costs one click per class).
-        unlabeled = np.flatnonzero(~taken)
-        ranked = {int(c): list(top_k(scores[:, c], int(delta[c]) + context.budget, candidates=unlabeled))
-                  for c in np.flatnonzero(delta)}
-        order: list[int] = []
-        for turn in range(int(delta.max(initial=0))):
-            for c, candidates in ranked.items():
-                if turn >= delta[c]:
-                    continue
-                while candidates and taken[candidates[0]]:
-                    candidates.pop(0)
-                if candidates:
-                    region = candidates.pop(0)
-                    taken[region] = True
-                    order.append(region)
-        ids = np.asarray(order, dtype=np.int64)
-        return take_within_budget(ids, context.region_cost(ids), context.budget, overshoot=context.overshoot)
+            return np.concatenate(per_class) if per_class else np.empty(0, dtype=np.int64)
+        order = interleave(per_class)
+        return take_within_budget(order, context.region_cost(order), context.budget, overshoot=context.overshoot)
 
 
 @hookimpl

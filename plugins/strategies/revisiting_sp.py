@@ -1,0 +1,95 @@
+"""``revisiting-sp``: BvSB with class-balancing weights (ClassBal; Cai et al. 2021, SPEC.md §Strategies).
+
+- u(s): the region's BvSB, u(x) = p₍₂₎(x)/p₍₁₎(x) aggregated over P(s) (``aggregation``, mean in the paper).
+- d(s): the most frequent predicted (argmax) class in P(s); ties go to the lowest class index.
+- π_c: the share of all pool regions (labeled ones included) with d(s) = c; w_c = exp(−π_c).
+- score(s) = ũ(s) · w_{d(s)}; the highest-scoring unlabeled regions, in score order until the budget is spent.
+
+One pass over the pool: the engine keeps u(s) and, per region, the number of pixels predicted as each class
+(a sum of the one-hot argmax); d(s), π and the weights follow after the pass, and are exact for every
+aggregation because the weight depends on the region, not on the pixel.
+
+``variant`` (SPEC.md §Two flavours), the two differences between Cai et al.'s code and the OREAL authors' copy:
+
+- ``original`` (Cai et al.'s ``region_selection_using_al.py``): ũ(s) = (u(s) − min u) / (max u − min u), min and
+  max over every pool region (labeled ones included); all scores are 0 when max = min.
+- ``oreal-paper``: ũ(s) = u(s), no normalisation. The authors' copy also gives weight 0 to every region whose
+  d(s) is class 0 (``if dominant:`` is false for class 0), which hides class-0 regions behind all others; that
+  is a bug, and this variant leaves it out: class 0 is weighted exp(−π₀) like every other class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+
+from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
+from albench.hookspecs import Register
+from albench.uncertainty import BvsbRatio, PredictedClass
+
+
+@dataclass(frozen=True)
+class RevisitingSpParams:
+    """``aggregation``: how u(x) is reduced over a region (mean in the paper). ``variant``: ``original``
+    (min–max normalised ũ, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL authors ran it, bug excluded)."""
+
+    aggregation: RegionAggregation = "mean"
+    variant: Variant = "original"
+
+
+def dominant_predicted_class(predicted_pixels: np.ndarray) -> np.ndarray:
+    """d(s) from ``(R, C)`` per-class predicted-pixel counts: the most frequent class, ties to the lowest."""
+    return np.argmax(predicted_pixels, axis=1)
+
+
+def class_balancing_weights(dominant: np.ndarray, num_classes: int) -> np.ndarray:
+    """w_c = exp(−π_c), π_c = share of the regions whose dominant predicted class is c."""
+    shares = np.bincount(dominant, minlength=num_classes) / max(len(dominant), 1)
+    weights: np.ndarray = np.exp(-shares)
+    return weights
+
+
+def min_max_normalised(values: np.ndarray) -> np.ndarray:
+    """(v − min) / (max − min) over the finite values; all zeros when they are all equal."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return values.copy()
+    low, high = finite.min(), finite.max()
+    if high == low:
+        return np.where(np.isfinite(values), 0.0, values)
+    normalised: np.ndarray = (values - low) / (high - low)
+    return normalised
+
+
+class RevisitingSp(Strategy):
+    """Cai et al.'s ClassBal: BvSB weighted by exp(−share of regions predicted as the region's class)."""
+
+    name = "revisiting-sp"
+    version = "1"
+    Params = RevisitingSpParams
+
+    def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
+        return (
+            RegionStatistic("bvsb", BvsbRatio(), self.params.aggregation),
+            RegionStatistic("predicted_pixels", PredictedClass(), "sum"),
+        )
+
+    def scores(self, context: SelectionContext) -> np.ndarray:
+        """score(s) = ũ(s) · w_{d(s)} for every pool region."""
+        uncertainty = context.region_stats["bvsb"][:, 0].astype(np.float64)
+        dominant = dominant_predicted_class(context.region_stats["predicted_pixels"])
+        weights = class_balancing_weights(dominant, context.num_classes)
+        if self.params.variant == "original":
+            uncertainty = min_max_normalised(uncertainty)
+        result: np.ndarray = uncertainty * weights[dominant]
+        return result
+
+    def select(self, context: SelectionContext) -> np.ndarray:
+        return spend_in_score_order(context, self.scores(context))
+
+
+@hookimpl
+def register_strategies(register: Register) -> None:
+    register(RevisitingSp)
