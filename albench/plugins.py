@@ -27,6 +27,10 @@ ENV_LOAD_PLUGINS = "ALBENCH_LOAD_PLUGINS"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.datasets.toy",
+    "albench_plugins.datasets.pascal_voc",
+    "albench_plugins.datasets.cityscapes",
+    "albench_plugins.datasets.endovis",
+    "albench_plugins.datasets.folder",
     "albench_plugins.backbones.tiny_deeplab",
     "albench_plugins.superpixels.slic",
     "albench_plugins.labeling.dominant",

@@ -64,8 +64,10 @@ def test_unknown_name_lists_close_matches_and_the_available_names(registry: Regi
 
 
 def test_unknown_name_without_close_match_still_lists_the_available_names(registry: Registry):
-    with pytest.raises(UnknownComponentError, match=r"unknown dataset 'imagenet'\. Available: toy\.$"):
+    with pytest.raises(UnknownComponentError) as info:
         registry.get("dataset", "imagenet")
+    assert str(info.value) == f"unknown dataset 'imagenet'. Available: {', '.join(registry.names('dataset'))}."
+    assert "toy" in registry.names("dataset")
 
 
 def test_unknown_kind(registry: Registry):
