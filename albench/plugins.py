@@ -32,6 +32,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.datasets.endovis",
     "albench_plugins.datasets.folder",
     "albench_plugins.backbones.tiny_deeplab",
+    "albench_plugins.backbones.torchvision_deeplab",
+    "albench_plugins.backbones.vit_deeplab",
     "albench_plugins.superpixels.slic",
     "albench_plugins.labeling.dominant",
     "albench_plugins.labeling.precise",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from albench.cli import leaderboard, plugins, run
+from albench.cli import leaderboard, plugins, run, superpixels
 
 __all__ = ["app", "main"]
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 app.command("run")(run.run)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("plugins")(plugins.plugins)
+app.add_typer(superpixels.app, name="superpixels")
 
 
 def main() -> None:
