@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["aualc", "balance", "gini", "iou_per_class", "mean_iou"]
+__all__ = ["aualc", "aualc_per_class", "balance", "gini", "iou_per_class", "mean_iou"]
 
 Convention = Literal["standard", "paper"]
 
@@ -41,7 +41,7 @@ def mean_iou(confusion: np.ndarray, convention: Convention = "standard", backgro
     return float(present.mean()) if present.size else float("nan")
 
 
-def aualc(miou_by_round: Sequence[float]) -> float:
+def aualc(miou_by_round: Sequence[float] | np.ndarray) -> float:
     """Area under the active-learning curve (mIoU vs round), trapezoidal, divided by the number of
     round intervals so it is in mIoU units. One round: that round's mIoU."""
     values = np.asarray(miou_by_round, dtype=np.float64)
@@ -72,3 +72,19 @@ def balance(counts: Sequence[int] | np.ndarray, background: int | None = None, *
     if foreground_only and background is not None:
         values = np.delete(values, background)
     return 1.0 - gini(values)
+
+
+def aualc_per_class(iou_by_round: np.ndarray) -> np.ndarray:
+    """AuALC of each class: :func:`aualc` down each column of an ``(R, C)`` per-class IoU array.
+
+    A class with a NaN IoU in any round (not measurable there) gets NaN.
+    """
+    values = np.asarray(iou_by_round, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"expected an (rounds, classes) array, got shape {values.shape}")
+    if values.shape[0] == 1:
+        first: np.ndarray = values[0].copy()
+        return first
+    area: np.ndarray = ((values[:-1] + values[1:]) / 2).sum(axis=0) / (values.shape[0] - 1)
+    return area
+

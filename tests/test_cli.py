@@ -61,26 +61,32 @@ def test_leaderboard_csv_and_json_agree_with_a_hand_recomputation(results: Path)
     csv_result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
     assert csv_result.exit_code == 0, csv_result.output
     rows = list(csv.DictReader(io.StringIO(csv_result.stdout)))
-    assert {r["strategy"] for r in rows} == {"oreal", "random"}
+    # one table (oreal aggregates by max; random has no aggregation), one column (toy), no Average
+    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal", "max", "toy"),
+                                                                              ("random", "max", "toy")}
     for row in rows:
-        assert float(row["aualc_mean"]) == pytest.approx(expected[row["strategy"]], abs=1e-3)
-        assert row["n_seeds"] == "2" and row["incomplete_runs"] == "0"
+        assert float(row["mean"]) == pytest.approx(expected[row["strategy"]], abs=1e-3)
+        assert row["n"] == "2" and row["seeds"] == "0 1" and row["incomplete_runs"] == "0"
+        assert row["metric"] == "aualc"
     assert [r["rank"] for r in rows] == ["1", "2"]
-    assert float(rows[0]["aualc_mean"]) >= float(rows[1]["aualc_mean"])
+    assert float(rows[0]["mean"]) >= float(rows[1]["mean"])
+    assert rows[0]["bold"] == "true"  # best (ties share the mark: the tiny runs may all score 0)
     json_result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "json"])
-    assert json.loads(json_result.stdout) == [
-        {k: (None if v == "" else v) for k, v in r.items()} | _typed(r) for r in rows
-    ]
+    assert json.loads(json_result.stdout)["records"] == [_typed(r) for r in rows]
 
 
 def _typed(row: dict[str, str]) -> dict[str, object]:
     """The CSV strings as the JSON types."""
     typed: dict[str, object] = {}
     for key, value in row.items():
-        if key in ("rank", "n_seeds", "incomplete_runs"):
+        if key in ("rank", "n", "incomplete_runs"):
             typed[key] = int(value)
-        elif key.endswith(("_mean", "_std")):
+        elif key in ("mean", "std"):
             typed[key] = float(value) if value else None
+        elif key in ("bold", "underline"):
+            typed[key] = value == "true"
+        else:
+            typed[key] = None if value == "" else value
     return typed
 
 
@@ -88,9 +94,10 @@ def test_leaderboard_markdown_and_table(results: Path):
     markdown = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "markdown"])
     assert markdown.exit_code == 0
     lines = markdown.stdout.splitlines()
-    assert lines[0].startswith("### toy · tiny-deeplab · slic · dominant · protocol ")
-    assert lines[2] == "| rank | strategy | seeds | AuALC | final mIoU | 1−Gini (fg) | 1−Gini (all) |"
-    assert sum(1 for line in lines if line.startswith("| 1 | ") or line.startswith("| 2 | ")) == 2
+    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"
+    assert lines[2] == "| strategy | toy |"
+    assert lines[4].startswith("| oreal | ") or lines[4].startswith("| random | ")
+    assert lines[4].split(" | ")[1].startswith("**")  # the best is bold
     table = runner.invoke(app, ["leaderboard", "-r", str(results)])
     assert table.exit_code == 0 and "oreal" in table.stdout and "random" in table.stdout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from albench.cli import leaderboard, plugins, run, superpixels
+from albench.cli import leaderboard, plot, plugins, report, run, superpixels
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,8 @@ app.command("run")(run.run)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("plugins")(plugins.plugins)
 app.add_typer(superpixels.app, name="superpixels")
+app.add_typer(report.app, name="report")
+app.add_typer(plot.app, name="plot")
 
 
 def main() -> None:
