@@ -57,8 +57,7 @@ def find_run_file(results_dir: Path, run: str) -> Path:
 
 
 def _component(spec: dict[str, Any], kind: str) -> ComponentSpec:
-    entry = spec[kind]
-    return ComponentSpec(kind, entry["name"], entry["params"], entry["version"], entry["name"])
+    return ComponentSpec.from_canonical(kind, spec[kind])
 
 
 def _choose_image(pool: list[str], added_images: np.ndarray, image: str | None) -> int:

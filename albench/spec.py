@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from albench.components import Dataset
 from albench.params import params_to_dict
 from albench.protocol import BenchmarkConfig, Protocol
 from albench.registry import Registry
 
-__all__ = ["KIND_ORDER", "ComponentSpec", "RunSpec", "canonical_hash", "resolve_run"]
+__all__ = [
+    "KIND_ORDER", "ComponentSpec", "RunSpec", "canonical_hash", "resolve_component", "resolve_dataset",
+    "resolve_grid", "resolve_run",
+]
 
 KIND_ORDER = ("dataset", "backbone", "superpixels", "labeling", "strategy")
 
@@ -26,16 +31,29 @@ def canonical_hash(payload: Any, length: int = 16) -> str:
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """A component's name, complete resolved parameters and implementation version."""
+    """A component's name, complete resolved parameters and implementation version.
+
+    ``identity`` (datasets only) digests what the dataset holds (:meth:`albench.Dataset.identity`), so two
+    folders read by the same dataset plugin with the same parameters are never taken for the same data.
+    """
 
     kind: str
     name: str
     params: Mapping[str, Any]
     version: str
     label: str
+    identity: str = ""
 
     def canonical(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "version": self.version}
+        canonical = {"name": self.name, "params": dict(self.params), "version": self.version}
+        if self.identity:
+            canonical["identity"] = self.identity
+        return canonical
+
+    @classmethod
+    def from_canonical(cls, kind: str, entry: Mapping[str, Any]) -> ComponentSpec:
+        """The spec of one component as a results file or checkpoint stored it."""
+        return cls(kind, entry["name"], entry["params"], entry["version"], entry["name"], entry.get("identity", ""))
 
 
 @dataclass(frozen=True)
@@ -89,25 +107,55 @@ def _label(name: str, params: Any) -> str:
     return f"{name}({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})"
 
 
-def resolve_run(
-    registry: Registry, config: BenchmarkConfig, strategy: str, seed: int,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> RunSpec:
-    """Resolve and type-check every component's parameters, before anything is built or trained.
+def resolve_component(registry: Registry, kind: str, name: str, params: Mapping[str, Any]) -> ComponentSpec:
+    """Check ``params`` against the component's declared ``Params`` and complete them with the defaults."""
+    registration, resolved = registry.resolve(kind, name, params)
+    return ComponentSpec(kind, name, params_to_dict(resolved), registration.version, _label(name, resolved))
 
-    ``overrides`` maps a kind to parameters that replace the config's (e.g. from ``--set``).
+
+def resolve_dataset(registry: Registry, name: str, params: Mapping[str, Any],
+                    data_root: Path | None) -> tuple[ComponentSpec, Dataset]:
+    """The dataset's spec, with its identity, and the dataset itself (reading ``data_root`` fails early)."""
+    spec = resolve_component(registry, "dataset", name, params)
+    dataset: Dataset = registry.create("dataset", name, spec.params, root=data_root).instance
+    return dataclasses.replace(spec, identity=dataset.identity()), dataset
+
+
+def resolve_grid(
+    registry: Registry, config: BenchmarkConfig, strategies: Sequence[str], seeds: Sequence[int],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+) -> list[RunSpec]:
+    """Every run of strategies × seeds, each component resolved and type-checked before anything trains.
+
+    ``overrides`` maps a kind to parameters that replace the config's (e.g. from ``--set``). The dataset is
+    opened once, to check ``data_root`` and to record the dataset's identity in every spec.
     """
     overrides = overrides or {}
     choices = {
-        "dataset": (config.dataset.name, config.dataset.params),
-        "backbone": (config.backbone.name, config.backbone.params),
-        "superpixels": (config.superpixels.name, config.superpixels.params),
-        "labeling": (config.labeling.name, config.labeling.params),
-        "strategy": (strategy, config.strategy_params.get(strategy, {})),
+        "backbone": config.backbone,
+        "superpixels": config.superpixels,
+        "labeling": config.labeling,
     }
-    specs: dict[str, ComponentSpec] = {}
-    for kind in KIND_ORDER:
-        name, params = choices[kind]
-        registration, resolved = registry.resolve(kind, name, {**params, **overrides.get(kind, {})})
-        specs[kind] = ComponentSpec(kind, name, params_to_dict(resolved), registration.version, _label(name, resolved))
-    return RunSpec(seed=seed, protocol=config.protocol, **specs)
+    dataset, _ = resolve_dataset(
+        registry, config.dataset.name, {**config.dataset.params, **overrides.get("dataset", {})}, data_root
+    )
+    shared = {
+        kind: resolve_component(registry, kind, choice.name, {**choice.params, **overrides.get(kind, {})})
+        for kind, choice in choices.items()
+    }
+    specs = []
+    for strategy in strategies:
+        params = {**config.strategy_params.get(strategy, {}), **overrides.get("strategy", {})}
+        strategy_spec = resolve_component(registry, "strategy", strategy, params)
+        specs += [RunSpec(dataset=dataset, strategy=strategy_spec, seed=seed, protocol=config.protocol, **shared)
+                  for seed in seeds]
+    return specs
+
+
+def resolve_run(
+    registry: Registry, config: BenchmarkConfig, strategy: str, seed: int,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+) -> RunSpec:
+    """One run of :func:`resolve_grid`."""
+    (spec,) = resolve_grid(registry, config, [strategy], [seed], overrides, data_root=data_root)
+    return spec

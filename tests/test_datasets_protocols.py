@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dataset_fixtures import write_cityscapes, write_endovis_sequence, write_folder, write_voc
 
 from albench.protocol import load_protocol_file
 from albench.spec import resolve_run
@@ -46,8 +47,21 @@ def test_augmentation_settings_match_the_supplementary():
         assert params["flip_probability"] == 0.5
 
 
+def _write_fixture(name: str, root: Path) -> Path:
+    """A tiny dataset in the layout the protocol's dataset reads (only its listing matters here)."""
+    if name == "voc":
+        write_voc(root, ["a", "b"], ["c"])
+    elif name == "cityscapes":
+        write_cityscapes(root, {"aachen": 2}, {"frankfurt": 1})
+    elif name == "endovis":
+        write_endovis_sequence(root / "seq_1", 2)
+    else:
+        write_folder(root, ["background", "tool"], {"train": ["x", "y"], "test": ["z"]})
+    return root
+
+
 @pytest.mark.parametrize("name", sorted(PAPER))
-def test_protocol_file_resolves_against_the_registry(registry, name):
+def test_protocol_file_resolves_against_the_registry(registry, name, tmp_path):
     config = load_protocol_file(BENCHMARKS / f"{name}.toml")
     missing = []
     for kind in ("dataset", "backbone", "superpixels", "labeling"):
@@ -63,5 +77,7 @@ def test_protocol_file_resolves_against_the_registry(registry, name):
             missing.append(f"strategy {strategy!r}")
     if missing:
         pytest.skip(f"{name}.toml resolved except for components not registered yet: {', '.join(missing)}")
+    root = _write_fixture(name, tmp_path / name)
     for strategy in config.strategy_params:
-        assert resolve_run(registry, config, strategy, config.seeds[-1]).protocol == config.protocol
+        spec = resolve_run(registry, config, strategy, config.seeds[-1], data_root=root)
+        assert spec.protocol == config.protocol and spec.dataset.identity

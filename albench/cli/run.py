@@ -16,7 +16,7 @@ from albench.errors import AlbenchError, ParameterError
 from albench.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, load_protocol_file
 from albench.registry import Registry, load_registry
 from albench.runner import RunOptions, RunOutcome, execute_run, resolve_device
-from albench.spec import RunSpec, resolve_run
+from albench.spec import RunSpec, resolve_grid
 
 SET_KINDS = ("protocol", "dataset", "backbone", "superpixels", "labeling", "strategy")
 
@@ -60,7 +60,7 @@ def _with_component(config: BenchmarkConfig, kind: str, name: str | None) -> Ben
 def build_specs(
     registry: Registry, strategies: list[str], *, protocol_file: Path | None, dataset: str | None, backbone: str | None,
     superpixels: str | None, labeling: str | None, seeds: list[str], rounds: int | None, budget: int | None,
-    settings: list[str],
+    settings: list[str], data_root: Path | None = None,
 ) -> list[RunSpec]:
     """Every run of the grid, fully resolved and type-checked before any of them starts."""
     if not strategies:
@@ -77,7 +77,7 @@ def build_specs(
     if protocol_changes:
         config = dataclasses.replace(config, protocol=config.protocol.replace(**protocol_changes))
     run_seeds = parse_seeds(seeds) if seeds else config.seeds
-    return [resolve_run(registry, config, s, seed, overrides) for s in strategies for seed in run_seeds]
+    return resolve_grid(registry, config, strategies, run_seeds, overrides, data_root=data_root)
 
 
 def summary_table(outcome: RunOutcome) -> Table:
@@ -117,7 +117,7 @@ def run(
         registry = load_registry()
         specs = build_specs(registry, strategy, protocol_file=protocol, dataset=dataset, backbone=backbone,
                             superpixels=superpixels, labeling=labeling, seeds=seed, rounds=rounds,
-                            budget=budget, settings=set_)
+                            budget=budget, settings=set_, data_root=data_root)
         resolve_device(device)
         options = RunOptions(results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device,
                              data_root=data_root, force=force)

@@ -21,10 +21,9 @@ from albench.cli._common import RichProgress, default_cache_dir, err, handle_err
 from albench.cli.run import parse_settings
 from albench.errors import DatasetError, ParameterError
 from albench.label_quality import PAPER_CEILINGS, LabelQuality, PaperCeiling, label_quality
-from albench.params import params_to_dict
 from albench.protocol import DEFAULT_CONFIG, ComponentChoice, load_protocol_file
-from albench.registry import Registry, load_registry
-from albench.spec import ComponentSpec
+from albench.registry import load_registry
+from albench.spec import ComponentSpec, resolve_component, resolve_dataset
 from albench.superpixel_cache import SuperpixelStore
 
 app = typer.Typer(name="superpixels", help="Superpixel tools.", no_args_is_help=True)
@@ -35,12 +34,6 @@ STATS_KINDS = ("dataset", "superpixels")
 class StatsFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-def component_spec(registry: Registry, kind: str, choice: ComponentChoice, overrides: dict[str, Any]) -> ComponentSpec:
-    """The component's spec exactly as a run resolves it (so the superpixel cache key is the run's)."""
-    registration, resolved = registry.resolve(kind, choice.name, {**choice.params, **overrides})
-    return ComponentSpec(kind, choice.name, params_to_dict(resolved), registration.version, choice.name)
 
 
 def _choose(configured: ComponentChoice, name: str | None) -> ComponentChoice:
@@ -138,11 +131,14 @@ def stats(
                 raise ParameterError(f"--set {kind}.…: superpixels stats only takes dataset.* and superpixels.* settings")
         registry = load_registry()
         config = load_protocol_file(protocol) if protocol else DEFAULT_CONFIG
-        dataset_spec = component_spec(registry, "dataset", _choose(config.dataset, dataset), settings.get("dataset", {}))
-        method_spec = component_spec(registry, "superpixels", _choose(config.superpixels, superpixels),
-                                     settings.get("superpixels", {}))
+        # Resolved exactly as a run resolves them, so the superpixel cache is the runs' cache.
+        dataset_choice = _choose(config.dataset, dataset)
+        dataset_spec, data = resolve_dataset(registry, dataset_choice.name,
+                                             {**dataset_choice.params, **settings.get("dataset", {})}, data_root)
+        method_choice = _choose(config.superpixels, superpixels)
+        method_spec = resolve_component(registry, "superpixels", method_choice.name,
+                                        {**method_choice.params, **settings.get("superpixels", {})})
         ceiling = _reference(reference, dataset_spec.name)
-        data = registry.create("dataset", dataset_spec.name, dataset_spec.params, root=data_root).instance
         method = registry.create("superpixels", method_spec.name, method_spec.params).instance
         split_seed = config.seeds[0] if seed is None else seed
         pool = list(data.split(split_seed).pool)[: max_images or None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,6 +104,18 @@ class Dataset(ABC):
         target. Draw all randomness from ``generator``. The default applies none.
         """
         return image, target
+
+    def identity(self) -> str:
+        """A digest of what the dataset holds, recorded in the run spec: two folders read with the same
+        name and parameters give different run ids when their data differ.
+
+        The default digests the classes, the ignore and background labels and every image id; datasets
+        whose content is not captured by those may add more (e.g. a configuration file's text).
+        """
+        digest = hashlib.sha256(
+            json.dumps([list(self.classes), self.ignore_index, self.background_class, list(self.image_ids())]).encode()
+        )
+        return digest.hexdigest()[:16]
 
     def fingerprint(self, image_id: str) -> str:
         """A digest that changes when the image or its mask changes (detects stale superpixel caches).
