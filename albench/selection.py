@@ -9,24 +9,35 @@ import numpy as np
 
 from albench.errors import SelectionError
 
-__all__ = ["CostFunction", "items_per_class", "take_within_budget", "top_k", "validate_selection"]
+__all__ = ["CostFunction", "allocate_items", "items_per_class", "take_within_budget", "top_k", "validate_selection"]
 
 CostFunction = Callable[[np.ndarray], np.ndarray]
 
 
-def items_per_class(counts: np.ndarray, budget: int) -> np.ndarray:
-    """ITEMSPERCLASS (OREAL supplementary, Algorithm 1): per-class picks δ that balance n + δ.
+def allocate_items(counts: np.ndarray, budget: int, tie_rank: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
+    """ITEMSPERCLASS (OREAL supplementary, Algorithm 1) with argmin ties broken by ``tie_rank`` (lower first;
+    default: the class index).
 
-    Repeats ``budget`` times: c ← argmin_c (n_c + δ_c), ties to the lowest class index; δ_c += 1.
+    Repeats ``budget`` times: c ← argmin_c (n_c + δ_c), δ_c += 1. Returns δ and the classes in the order
+    they first received a pick.
     """
+    rank = np.arange(len(counts)) if tie_rank is None else np.asarray(tie_rank)
     delta = np.zeros(len(counts), dtype=np.int64)
-    heap = [(int(n), c) for c, n in enumerate(counts)]
+    heap = [(int(n), int(rank[c]), c) for c, n in enumerate(counts)]
     heapq.heapify(heap)
+    first_picked: list[int] = []
     for _ in range(budget):
-        total, c = heapq.heappop(heap)
+        total, order, c = heapq.heappop(heap)
+        if delta[c] == 0:
+            first_picked.append(c)
         delta[c] += 1
-        heapq.heappush(heap, (total + 1, c))
-    return delta
+        heapq.heappush(heap, (total + 1, order, c))
+    return delta, first_picked
+
+
+def items_per_class(counts: np.ndarray, budget: int) -> np.ndarray:
+    """ITEMSPERCLASS: per-class picks δ that balance n + δ, ties to the lowest class index."""
+    return allocate_items(counts, budget)[0]
 
 
 def top_k(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> np.ndarray:

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from albench_plugins.strategies.oreal import Oreal, OrealParams, allocate, first_seen_rank, interleave
+from albench_plugins.strategies.oreal import Oreal, OrealParams, first_seen_rank, interleave
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from albench.params import resolve_params
-from albench.selection import items_per_class
+from albench.selection import allocate_items, items_per_class
 from albench.testing import selection_context
 
 # H_c(s) for 6 regions × 3 classes; region 0 is already labeled.
@@ -150,7 +150,7 @@ def test_interleave_takes_one_from_each_list_per_turn():
 @given(counts=st.lists(st.integers(0, 20), min_size=1, max_size=8), budget=st.integers(0, 40))
 def test_allocate_with_index_rank_is_items_per_class(counts, budget):
     counts = np.array(counts)
-    delta, order = allocate(counts, budget, np.arange(len(counts)))
+    delta, order = allocate_items(counts, budget)
     assert delta.tolist() == items_per_class(counts, budget).tolist()
     assert sorted(order) == np.flatnonzero(delta).tolist()
 

@@ -3,12 +3,12 @@
 import dataclasses
 
 import pytest
+from conftest import TINY_CONFIG
+from dataset_fixtures import write_folder
 
 from albench.errors import DatasetError
 from albench.protocol import ComponentChoice
 from albench.spec import ComponentSpec, resolve_grid, resolve_run
-from conftest import TINY_CONFIG
-from dataset_fixtures import write_folder
 
 FOLDER = dataclasses.replace(TINY_CONFIG, dataset=ComponentChoice("folder", {"image_size": 32}))
 

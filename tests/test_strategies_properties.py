@@ -17,7 +17,7 @@ from albench_plugins.strategies.context_sampling import (
     ForegroundParams,
 )
 from albench_plugins.strategies.entropy import EntropyParams, EntropyStrategy
-from albench_plugins.strategies.oreal import Oreal, OrealParams, allocate
+from albench_plugins.strategies.oreal import Oreal, OrealParams
 from albench_plugins.strategies.pixelbal import PixelBal, PixelBalParams
 from albench_plugins.strategies.random import RandomStrategy
 from albench_plugins.strategies.revisiting_sp import RevisitingSp, RevisitingSpParams
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from albench.params import NoParams
 from albench.scoring import ScoreAccumulator
-from albench.selection import items_per_class, validate_selection
+from albench.selection import allocate_items, items_per_class, validate_selection
 from albench.testing import selection_context
 
 CASES = [
@@ -116,7 +116,7 @@ def test_items_per_class_is_a_minimiser_of_eq3(counts, budget, rank_seed):
     best_max = min(int((n + d).max()) for d in candidates)
     best_range = min(int((n + d).max() - (n + d).min()) for d in candidates)
     rank = np.random.default_rng(rank_seed).permutation(len(n))  # any tie order: the first-seen order too
-    for delta in (items_per_class(n, budget), allocate(n, budget, rank)[0]):
+    for delta in (items_per_class(n, budget), allocate_items(n, budget, rank)[0]):
         assert delta.sum() == budget and (delta >= 0).all()
         balanced = n + delta
         assert int((balanced**2).sum()) == best_squares  # Σ(n+δ)², i.e. the variance of n + δ

@@ -29,7 +29,6 @@ H_c), ``background_oversampling=false`` (OREAL δ), ``aggregation=p95`` (OREAL 9
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,7 +37,7 @@ from albench_plugins.strategies._ranking import RegionAggregation
 
 from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
 from albench.hookspecs import Register
-from albench.selection import take_within_budget, top_k
+from albench.selection import allocate_items, take_within_budget, top_k
 from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 
@@ -52,25 +51,6 @@ class OrealParams:
     score: Literal["ovr", "prob-entropy"] = "ovr"
     background_oversampling: bool = True
     tie_order: Literal["index", "first-seen"] = "index"
-
-
-def allocate(counts: np.ndarray, budget: int, rank: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """ITEMSPERCLASS with argmin ties broken by ``rank`` (lower first).
-
-    Returns δ and the classes in the order they first received a pick. With ``rank`` = class index this is
-    :func:`albench.selection.items_per_class`.
-    """
-    delta = np.zeros(len(counts), dtype=np.int64)
-    heap = [(int(n), int(rank[c]), c) for c, n in enumerate(counts)]
-    heapq.heapify(heap)
-    first_picked: list[int] = []
-    for _ in range(budget):
-        total, order, c = heapq.heappop(heap)
-        if delta[c] == 0:
-            first_picked.append(c)
-        delta[c] += 1
-        heapq.heappush(heap, (total + 1, order, c))
-    return delta, first_picked
 
 
 def first_seen_rank(labeled_classes: np.ndarray, num_classes: int, unrecorded: int | None) -> np.ndarray:
@@ -119,10 +99,10 @@ class Oreal(Strategy):
         if background is not None:
             counts[background] = 0
         if self.params.tie_order == "index":
-            delta, _ = allocate(counts, context.budget, np.arange(context.num_classes))
+            delta, _ = allocate_items(counts, context.budget)
             return delta, [int(c) for c in np.flatnonzero(delta)]
         rank = first_seen_rank(context.labeled_classes, context.num_classes, background)
-        return allocate(counts, context.budget, rank)
+        return allocate_items(counts, context.budget, rank)
 
     def items_per_class(self, context: SelectionContext) -> np.ndarray:
         """δ for this round, with background oversampling applied to the counts."""
