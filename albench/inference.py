@@ -72,7 +72,8 @@ def score_pool(model: nn.Module, dataset: Dataset, store: SuperpixelStore, image
             for group in _same_shape_groups(images):
                 batch = torch.stack([image_tensor(images[i]) for i in group]).to(device)
                 probs = torch.softmax(model(batch).float(), dim=1)
-                superpixels = torch.stack([torch.from_numpy(entries[i].labels.astype(np.int64)) for i in group]).to(device)
+                # Label maps stay on the host: the CPU engine reads their runs there (albench._runs_reduce).
+                superpixels = torch.from_numpy(np.stack([entries[i].labels for i in group]))
                 accumulator.add(probs, superpixels, [entries[i].num_regions for i in group])
             advance(len(batch_ids))
     return accumulator.region_results(), accumulator.pool_results()

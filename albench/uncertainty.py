@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numba
+import numpy as np
 import torch
 
 from albench.scoring import PixelScore
@@ -15,6 +17,7 @@ __all__ = [
     "ProbTimesEntropy",
     "Probabilities",
     "ShannonEntropy",
+    "bernoulli_variance",
     "bvsb_margin",
     "bvsb_ratio",
     "ovr_entropy",
@@ -74,16 +77,25 @@ def bvsb_margin(probs: torch.Tensor) -> torch.Tensor:
     return first - second
 
 
+@numba.njit(inline="always")
+def bernoulli_variance(p: float) -> float:
+    """k = p(1 − p), the order key of one-vs-rest entropy (a numba scalar function, fused by the engine)."""
+    # A float32 one keeps float32 arithmetic for float32 p (an integer 1 would promote to float64 in numba),
+    # so the fused key has exactly the roundings of order_key's ``probs * (1 - probs)``.
+    return p * (np.float32(1.0) - p)  # type: ignore[return-value]
+
+
 class OvrEntropy(PixelScore):
     """C channels of one-vs-rest entropy (OREAL).
 
     H_c is symmetric about p_c = ½ and increasing in k = p_c(1 − p_c), so any order statistic of H_c over a
-    region is H_c at the matching order statistic of k: the engine reduces k (one fused multiply-add per
-    value, and non-negative, as the engine's block reduction needs) and takes logarithms of the reduced
-    values only, in float64 at p = 2k / (1 + √(1 − 4k)), the root ≤ ½ of p² − p + k = 0.
+    region is H_c at the matching order statistic of k: the engine reduces k (fused into the CPU maximum as
+    :func:`bernoulli_variance`) and takes logarithms of the reduced values only, in float64 at
+    p = 2k / (1 + √(1 − 4k)), the root ≤ ½ of p² − p + k = 0.
     """
 
     name = "ovr-entropy"
+    elementwise_key = bernoulli_variance
 
     def channels(self, num_classes: int) -> int:
         return num_classes
@@ -92,7 +104,7 @@ class OvrEntropy(PixelScore):
         return ovr_entropy(probs)
 
     def order_key(self, probs: torch.Tensor) -> torch.Tensor | None:
-        return torch.addcmul(probs, probs, probs, value=-1)
+        return probs * (1 - probs)  # the same two roundings as bernoulli_variance
 
     def from_order_key(self, key: torch.Tensor) -> torch.Tensor:
         k = key.to(torch.float64).clamp(0.0, 0.25)

@@ -1,13 +1,15 @@
 """The superpixel scoring engine: hand-computed reductions, and agreement with a naive per-region loop."""
 
 import math
+import weakref
 
 import numpy as np
 import pytest
 import torch
 
+from albench._runs_reduce import label_runs, runs_max, runs_sum
 from albench.scoring import PixelScore, PoolStatistic, RegionStatistic, ScoreAccumulator, aggregate_by_superpixel
-from albench.uncertainty import OvrEntropy
+from albench.uncertainty import OvrEntropy, ovr_entropy
 
 
 class Identity(PixelScore):
@@ -96,3 +98,229 @@ def test_ovr_fast_path_matches_direct_entropy_reduction():
         fast = aggregate_by_superpixel(score.order_key(probs), groups, 50, how, to_value=score.from_order_key)
         slow = aggregate_by_superpixel(direct, groups, 50, how)
         assert torch.allclose(fast, slow, atol=1e-5, rtol=0)
+
+
+# --- the CPU run engine (albench._runs_reduce) against hand-computed runs and a naive per-region loop ---
+
+
+class Shifted(PixelScore):
+    """Probabilities minus ½: negative values."""
+
+    def channels(self, num_classes):
+        return num_classes
+
+    def compute(self, probs):
+        return probs - 0.5
+
+
+def test_label_runs_hand_computed():
+    # Raster order 3 3 5 | 5 5 7 (two rows of three): runs 3 3 · 5 5 5 (across the row end) · 7.
+    runs = label_runs(np.array([[3, 3, 5], [5, 5, 7]]), offset=10)
+    assert runs.starts.tolist() == [0, 2, 5] and runs.regions.tolist() == [13, 15, 17] and runs.num_pixels == 6
+
+
+def test_runs_max_and_sum_hand_computed():
+    runs = label_runs(np.array([[0, 0, 1, 1, 0]]))
+    values = np.array([[0.5, 0.25, 1.0, 0.75, 2.0]], dtype=np.float32)
+    maxima = np.full((1, 2), -np.inf, dtype=np.float32)
+    runs_max(values, runs, maxima)
+    assert maxima.tolist() == [[2.0, 1.0]]
+    sums = np.zeros((1, 2))
+    runs_sum(values, runs, sums)
+    assert sums.tolist() == [[2.75, 1.75]]
+
+
+def test_runs_max_propagates_nan_like_torch_amax():
+    runs = label_runs(np.array([[0, 0, 1]]))
+    maxima = np.full((1, 2), -np.inf, dtype=np.float32)
+    runs_max(np.array([[0.1, np.nan, 0.3]], dtype=np.float32), runs, maxima)
+    assert np.isnan(maxima[0, 0]) and maxima[0, 1] == np.float32(0.3)
+
+
+def test_a_fused_elementwise_key_equals_the_order_key():
+    g = torch.Generator().manual_seed(5)
+    probs = torch.softmax(torch.randn(1, 4, 9, 11, generator=g), dim=1)
+    labels = torch.from_numpy(np.repeat(np.arange(9 * 11) // 7, 1).reshape(1, 9, 11))
+    count = int(labels.max()) + 1
+    fused = ScoreAccumulator([RegionStatistic("s", OvrEntropy(), "max")], 4)
+    fused.add(probs, labels, [count])
+    unfused = aggregate_by_superpixel(OvrEntropy().order_key(probs[0].reshape(4, -1).t()), labels.reshape(-1),
+                                      count, "max", to_value=OvrEntropy().from_order_key)
+    assert np.array_equal(fused.region_results()["s"], unfused.numpy())
+
+
+def test_block_max_of_a_column_hand_computed():
+    # Probabilities of one class down one column, regions 0 0 1 1 1 2 2 2: maxima 0.9, 0.8, 0.7.
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2]).reshape(1, 8, 1)
+    p = torch.tensor([0.9, 0.1, 0.8, 0.3, 0.2, 0.7, 0.0, 0.4]).reshape(1, 1, 8, 1)
+    acc = ScoreAccumulator([RegionStatistic("max", Identity(), "max"), RegionStatistic("sum", Identity(), "sum")], 1)
+    acc.add(p, labels, [3])
+    assert acc.region_results()["max"][:, 0].tolist() == pytest.approx([0.9, 0.8, 0.7])
+    assert acc.region_results()["sum"][:, 0].tolist() == pytest.approx([1.0, 1.3, 1.1])
+
+
+def test_ovr_order_key_is_p_times_one_minus_p_and_maps_back_to_the_entropy():
+    p = torch.tensor([[0.1, 0.9, 0.5, 0.0]], dtype=torch.float64)
+    key = OvrEntropy().order_key(p)
+    assert key.tolist()[0] == pytest.approx([0.09, 0.09, 0.25, 0.0], abs=1e-15)
+    # p = 2k / (1 + sqrt(1 - 4k)): k = 0.09 → 0.18 / 1.8 = 0.1, so H = H(0.1) = 0.3250829 (see _h above).
+    back = OvrEntropy().from_order_key(key)
+    assert back.tolist()[0] == pytest.approx([_h(0.1), _h(0.1), _h(0.5), _h(0.0)], abs=1e-12)
+    # From float32 probabilities the key carries float32 rounding: within 1e-7 of the float64 entropy.
+    back32 = OvrEntropy().from_order_key(OvrEntropy().order_key(p.float()))
+    assert back32.tolist()[0] == pytest.approx([_h(0.1), _h(0.1), _h(0.5), _h(0.0)], abs=1e-7)
+
+
+def _irregular_labels(g, height, width, regions):
+    """Nearest of ``regions`` random seeds under a random warp: irregular, compact, some regions split."""
+    seeds = torch.rand(regions, 2, generator=g) * torch.tensor([height, width])
+    yy, xx = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    warp = torch.rand(2, height, width, generator=g) * 3
+    points = torch.stack([yy + warp[0], xx + warp[1]], dim=-1).reshape(-1, 1, 2)
+    labels = ((points - seeds) ** 2).sum(-1).argmin(dim=1).reshape(height, width)
+    return labels
+
+
+def _random_batch(seed, images=3, height=37, width=29, classes=4, regions=15):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(torch.randn(images, classes, height, width, generator=g) * 3, dim=1)
+    labels = torch.stack([_irregular_labels(g, height, width, regions) for _ in range(images)])
+    counts = [regions + 2] * images  # two declared regions per image stay empty
+    return probs, labels, counts
+
+
+def _naive(values_per_image, labels, counts, how):
+    """The published-code way: one boolean mask per region, reduced with NumPy."""
+    rows = []
+    for values, lab, count in zip(values_per_image, labels.numpy(), counts, strict=True):
+        flat = values.reshape(values.shape[0], -1)
+        for r in range(count):
+            mask = lab.reshape(-1) == r
+            if not mask.any():  # an empty region: NaN, except a sum of nothing, 0
+                rows.append(np.full(flat.shape[0], 0.0 if how == "sum" else np.nan))
+            elif how == "max":
+                rows.append(flat[:, mask].max(axis=1))
+            elif how == "p95":
+                rows.append(np.percentile(flat[:, mask].astype(np.float64), 95, axis=1))
+            elif how == "mean":
+                rows.append(flat[:, mask].astype(np.float64).mean(axis=1))
+            else:
+                rows.append(flat[:, mask].astype(np.float64).sum(axis=1))
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("how", ["max", "p95", "mean", "sum"])
+def test_accumulator_matches_a_naive_loop_on_multi_image_batches(seed, how):
+    probs, labels, counts = _random_batch(seed)
+    acc = ScoreAccumulator([RegionStatistic("p", Identity(), how), RegionStatistic("neg", Shifted(), how)], 4)
+    acc.add(probs[:2], labels[:2], counts[:2])  # two batches: global ids continue across them
+    acc.add(probs[2:], labels[2:], counts[2:])
+    result = acc.region_results()
+    for name, values in (("p", probs.numpy()), ("neg", probs.numpy() - 0.5)):
+        naive = _naive(values, labels, counts, how)
+        assert result[name].shape == naive.shape == (sum(counts), 4)
+        if how in ("max", "p95"):
+            assert np.array_equal(result[name], naive, equal_nan=True)
+        else:
+            assert np.allclose(result[name], naive, atol=1e-6, rtol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("how", ["max", "p95", "mean"])
+def test_ovr_entropy_through_the_engine_matches_a_naive_float64_loop(how):
+    probs, labels, counts = _random_batch(5, images=2, height=41, width=33)
+    acc = ScoreAccumulator([RegionStatistic("ovr", OvrEntropy(), how)], 4)
+    acc.add(probs, labels, counts)
+    naive = _naive(ovr_entropy(probs.double()).numpy(), labels, counts, how)
+    assert np.allclose(acc.region_results()["ovr"], naive, atol=1e-6, rtol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("how", ["max", "sum"])
+def test_split_by_predicted_class_matches_a_naive_loop(how):
+    probs, labels, counts = _random_batch(7, images=2)
+    acc = ScoreAccumulator([RegionStatistic("s", Identity(), how, by_predicted_class=True)], 4)
+    acc.add(probs, labels, counts)
+    result = acc.region_results()["s"]  # (R, K, C): channel k over the pixels predicted as class c
+    predicted = probs.argmax(dim=1).numpy()
+    for c in range(4):
+        rows = []  # a region with no pixel predicted as c: -inf for max, 0 for sum
+        for p, pred, lab, count in zip(probs.numpy(), predicted, labels.numpy(), counts, strict=True):
+            flat = p.reshape(4, -1).astype(np.float64)
+            for r in range(count):
+                mask = (lab.reshape(-1) == r) & (pred.reshape(-1) == c)
+                if how == "max":
+                    rows.append(np.max(flat, axis=1, where=mask[None], initial=-np.inf))
+                else:
+                    rows.append(flat[:, mask].sum(axis=1))
+        naive = np.stack(rows)
+        if how == "max":
+            assert np.array_equal(result[:, :, c], naive)
+        else:
+            assert np.allclose(result[:, :, c], naive, atol=1e-6, rtol=0)
+
+
+def test_the_accumulator_keeps_per_region_arrays_only():
+    # Memory is O(superpixels x channels): after a batch, the accumulator holds one (R, K) float64 array per
+    # statistic and batch, and no reference to the batch's pixels.
+    probs, labels, counts = _random_batch(3)
+    stats = [RegionStatistic("max", OvrEntropy(), "max"), RegionStatistic("mean", Identity(), "mean"),
+             PoolStatistic("prior", Identity())]
+    acc = ScoreAccumulator(stats, 4)
+    acc.add(probs, labels, counts)
+    watched = weakref.ref(probs)
+    del probs
+    assert watched() is None
+    arrays = [a for parts in acc._region_parts.values() for a in parts] + list(acc._pool_sums.values())
+    stored = sum(a.nbytes if isinstance(a, np.ndarray) else a.element_size() * a.numel() for a in arrays)
+    assert stored == 2 * sum(counts) * 4 * 8 + 4 * 8
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_percentile_of_signed_values_and_zeros_matches_numpy(dtype):
+    # Negative values, both zeros and repeated values: the float32 path sorts IEEE bits, so it must keep
+    # the order of numbers, not of bit patterns.
+    values = torch.tensor([[-2.0], [-0.0], [0.0], [3.5], [-1e-30], [1e-30], [3.5], [-7.25], [0.5], [0.0]], dtype=dtype)
+    groups = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    result = aggregate_by_superpixel(values, groups, 2, "p95").numpy()[:, 0]
+    v = values.numpy()[:, 0].astype(np.float64)
+    assert result.tolist() == [np.percentile(v[:5], 95), np.percentile(v[5:], 95)]
+    only_zeros = aggregate_by_superpixel(torch.tensor([[-0.0], [0.0], [-0.0]], dtype=dtype), torch.zeros(3, dtype=torch.long), 1, "p95")
+    assert only_zeros.item() == 0.0
+
+
+def test_superpixel_ids_outside_the_declared_count_are_rejected():
+    acc = ScoreAccumulator([RegionStatistic("max", OvrEntropy(), "max")], 2)
+    probs = torch.full((1, 2, 2, 2), 0.5)
+    with pytest.raises(ValueError, match=r"image 0 of the batch has superpixel ids 0\.\.3, outside 0\.\.2"):
+        acc.add(probs, torch.tensor([[[0, 1], [2, 3]]]), [3])
+    with pytest.raises(ValueError, match=r"superpixels \(1, 2, 2\) and 2 region counts do not match"):
+        acc.add(probs, torch.tensor([[[0, 1], [1, 0]]]), [2, 2])
+
+
+def test_percentile_hand_computed():
+    # Values 1..5 in one region: position 0.95·(5 − 1) = 3.8, so 4 + 0.8·(5 − 4) = 4.8 (NumPy's linear rule).
+    values = torch.tensor([[3.0], [1.0], [5.0], [2.0], [4.0]])
+    assert aggregate_by_superpixel(values, torch.zeros(5, dtype=torch.long), 1, "p95").item() == pytest.approx(4.8)
+
+
+class Odds(PixelScore):
+    """p / (1 − p): +inf where p = 1, to check that infinite values stay in their own region."""
+
+    def channels(self, num_classes):
+        return num_classes
+
+    def compute(self, probs):
+        return probs / (1 - probs)
+
+
+@pytest.mark.parametrize("how", ["max", "sum"])
+def test_infinite_values_stay_in_their_region(how):
+    probs, labels, counts = _random_batch(11, images=2, height=40)
+    one_hot = torch.rand(probs.shape[0], 1, *probs.shape[2:], generator=torch.Generator().manual_seed(0)) < 0.1
+    probs = torch.where(one_hot, torch.nn.functional.one_hot(probs.argmax(1), 4).permute(0, 3, 1, 2).float(), probs)
+    acc = ScoreAccumulator([RegionStatistic("odds", Odds(), how)], 4)
+    acc.add(probs, labels, counts)
+    naive = _naive((probs / (1 - probs)).numpy(), labels, counts, how)
+    result = acc.region_results()["odds"]
+    assert np.isinf(naive).any() and np.array_equal(np.isinf(result), np.isinf(naive))
+    assert np.allclose(result, naive, atol=1e-6 if how == "sum" else 0, rtol=1e-6 if how == "sum" else 0, equal_nan=True)
