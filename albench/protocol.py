@@ -37,6 +37,9 @@ class Protocol:
     ``steps`` optimizer steps train each round, warm-started from the previous round's model when
     ``warm_start`` (the OREAL authors' protocol), else from the same initial weights.
     ``overshoot`` keeps the region that crosses the click budget (the authors' code).
+    ``patience`` turns ``steps`` into a maximum: every ``eval_every`` steps the model is scored on the
+    validation split, and a round's training stops after ``patience`` checks without a better validation
+    mIoU, keeping the best weights (the OREAL authors: patience 10). ``None`` trains every step.
     ``metric`` picks the mIoU convention of the ``miou`` column: ``standard`` leaves out classes absent
     from both ground truth and prediction; ``paper`` is the OREAL code's (absent from ground truth → IoU
     1, background left out). The confusion matrix is recorded either way.
@@ -60,9 +63,11 @@ class Protocol:
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"
+    patience: int | None = None
+    eval_every: int = 100
 
     def __post_init__(self) -> None:
-        positive = ("budget", "rounds", "batch_size", "eval_batch_size", "score_batch_size", "threads")
+        positive = ("budget", "rounds", "batch_size", "eval_batch_size", "score_batch_size", "threads", "eval_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -71,6 +76,8 @@ class Protocol:
                 raise ValueError(f"{name} must be at least 0, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 or none, got {self.patience}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) or none, got {self.ema_decay}")
 

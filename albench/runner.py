@@ -179,6 +179,12 @@ class _Run:
             costs_of=self.costs, budget=self.protocol.budget, overshoot=self.protocol.overshoot,
         )
 
+    def validation_miou(self, model: nn.Module) -> float:
+        """mIoU on the validation split: what early stopping watches (never the reported test split)."""
+        confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
+                                     device=self.device, progress=self.progress, description="validate")
+        return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
+
     def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
         """Train every stage in order, evaluating each; return the confusion matrices and the times."""
         items = [(self.split.pool[i], local) for i, local in self.pool.labeled_by_image().items()]
@@ -197,7 +203,7 @@ class _Run:
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
             train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
                         round_index=round_index, device=self.device, progress=self.progress,
-                        description=f"{label}: train")
+                        description=f"{label}: train", validate=self.validation_miou)
             trained = time.perf_counter()
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from albench.progress import Progress
 from albench.protocol import Protocol
 from albench.superpixel_cache import SuperpixelStore
 
-__all__ = ["LabeledImages", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
+__all__ = ["EarlyStopping", "LabeledImages", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -157,14 +158,47 @@ def _optimizer(model: nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=protocol.lr, weight_decay=protocol.weight_decay)
 
 
+class EarlyStopping:
+    """Keeps the weights with the best validation score; says when ``patience`` checks brought none better."""
+
+    def __init__(self, stage_model: StageModel, validate: Callable[[nn.Module], float], patience: int) -> None:
+        self.stage_model = stage_model
+        self.validate = validate
+        self.patience = patience
+        self.best = -math.inf
+        self.best_state: dict[str, Any] | None = None
+        self.checks_without_gain = 0
+
+    def check(self) -> bool:
+        """Score the current weights; True when training should stop."""
+        score = self.validate(self.stage_model.eval_model)
+        if score > self.best:
+            self.best, self.checks_without_gain = score, 0
+            self.best_state = copy.deepcopy(self.stage_model.state())
+        else:
+            self.checks_without_gain += 1
+        self.stage_model.model.train()
+        return self.checks_without_gain >= self.patience
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            self.stage_model.load(self.best_state)
+
+
 def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int, round_index: int,
-                device: torch.device, progress: Progress, description: str) -> None:
+                device: torch.device, progress: Progress, description: str,
+                validate: Callable[[nn.Module], float] | None = None) -> None:
     """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).
 
-    ``seed`` must already identify the round and stage: sampling and augmentation derive from it.
+    ``seed`` must already identify the round and stage: sampling and augmentation derive from it. With
+    ``protocol.patience``, ``validate(model)`` (a validation mIoU) is checked every ``protocol.eval_every``
+    steps and the round ends early, with the best weights, once it stops improving.
     """
     if protocol.steps == 0 or len(data) == 0:
         return
+    stopper = None
+    if protocol.patience is not None and validate is not None:
+        stopper = EarlyStopping(stage_model, validate, protocol.patience)
     sampler = SeededSampler(len(data), protocol.steps * protocol.batch_size, seed)
     loader = DataLoader(
         data, batch_size=protocol.batch_size, sampler=sampler, num_workers=protocol.num_workers,
@@ -174,7 +208,7 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
     optimizer = _optimizer(model, protocol)
     model.train()
     with progress.task(description, total=protocol.steps) as advance:
-        for images, targets in loader:
+        for step, (images, targets) in enumerate(loader, start=1):
             images, targets = images.to(device), targets.to(device)
             loss = data.stage.loss(model(images), targets, protocol, data.dataset.ignore_index)
             optimizer.zero_grad(set_to_none=True)
@@ -183,6 +217,10 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
             if stage_model.ema is not None and stage_model.ema_decay is not None:
                 update_ema(stage_model.ema, model, stage_model.ema_decay)
             advance(1)
+            if stopper is not None and (step % protocol.eval_every == 0 or step == protocol.steps) and stopper.check():
+                break
+    if stopper is not None:
+        stopper.restore_best()
     model.eval()
 
 

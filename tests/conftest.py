@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from albench.protocol import BenchmarkConfig, ComponentChoice, Protocol
+from albench.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, Protocol
 from albench.registry import Registry, load_registry
 from albench.runner import RunOptions
 
@@ -18,7 +18,7 @@ TINY_CONFIG = BenchmarkConfig(
     protocol=TINY_PROTOCOL,
     dataset=ComponentChoice("toy", {"num_images": 20, "image_size": 32}),
     backbone=ComponentChoice("tiny-deeplab", {"width": 8}),
-    superpixels=ComponentChoice("slic", {"n_segments": 16}),
+    superpixels=ComponentChoice("slic", {**DEFAULT_CONFIG.superpixels.params, "n_segments": 16}),
     source="tests",
 )
 
@@ -45,6 +45,7 @@ width = 8
 [superpixels]
 name = "slic"
 n_segments = 16
+compactness = 20.0
 """
 
 

@@ -33,6 +33,7 @@ def test_protocol_file_carries_the_paper_settings(name):
     assert p.budget == 20 * per_image  # "20 images' worth" of superpixels per round
     assert (p.rounds, p.batch_size, p.lr, p.optimizer, p.loss, p.warm_start) == (6, 4, 1e-4, "adam", "focal", True)
     assert p.ema_decay is not None
+    assert p.patience == 10  # early stopping on the validation fold, as the authors
     assert config.backbone.name == "deeplabv3-resnet50"
     assert config.strategy_params["pixelbal"]["nu"] == nu
     assert config.strategy_params["cbal"]["lambda_"] == 2.0
