@@ -2,7 +2,8 @@
 
 Region ``r`` of pool image ``i`` with local id ``k`` has global id ``offsets[i] + k``. Per region the pool
 keeps only three small numbers from the ground truth (dominant class, number of classes present, size),
-so its memory grows with the number of superpixels, not pixels.
+so its memory grows with the number of superpixels, not pixels. It also sums the pool's dominant-label
+confusion matrix (the label-quality ceiling of :mod:`albench.label_quality`) on the way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from albench.adjacency import RegionGraph
 from albench.components.labeling import dominant_classes
+from albench.label_quality import dominant_confusion
 from albench.progress import Progress
 from albench.superpixel_cache import SuperpixelStore
 
@@ -31,6 +33,7 @@ class Pool:
     num_classes: int
     ignore_index: int
     labeled: np.ndarray
+    dominant_confusion: np.ndarray
     _order: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
@@ -38,8 +41,10 @@ class Pool:
         """Summarise every pool image's regions (computing superpixels where the cache lacks them)."""
         dataset = store.dataset
         counts, dominant, present, size = [], [], [], []
+        confusion = np.zeros((dataset.num_classes, dataset.num_classes), dtype=np.int64)
         for entry in store.ensure(list(image_ids), progress):
             histogram = entry.histogram
+            confusion += dominant_confusion(histogram, dataset.num_classes, dataset.ignore_index)
             counts.append(entry.num_regions)
             dominant.append(dominant_classes(histogram, dataset.ignore_index))
             present.append((histogram > 0).sum(axis=1))
@@ -54,6 +59,7 @@ class Pool:
             num_classes=dataset.num_classes,
             ignore_index=dataset.ignore_index,
             labeled=np.zeros(int(offsets[-1]), dtype=bool),
+            dominant_confusion=confusion,
         )
 
     @property

@@ -309,6 +309,7 @@ def run_records(runs: Sequence[Run], convention: ConventionChoice = "recorded") 
             "gini_foreground": _rounded(run.balance(foreground_only=True)) if run.background_class is not None else None,
             "gini_all": _rounded(run.balance()), "clicks_spent": int(run.clicks_spent[-1]),
             "labeled_regions": int(run.labeled_per_class[-1].sum()),
+            "label_quality": _rounded(100 * run.label_quality) if run.label_quality is not None else None,
         })
     return records
 

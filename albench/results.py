@@ -54,6 +54,7 @@ SCHEMA = pa.schema(
         pa.field("metric", pa.string()),
         pa.field("miou", pa.float64()),
         pa.field("stage_miou", pa.list_(pa.float64())),
+        pa.field("label_quality", pa.float64()),
         pa.field("iou_per_class", pa.list_(pa.float64())),
         pa.field("confusion", pa.list_(pa.int64())),
         pa.field("time_query_s", pa.float64()),

@@ -237,6 +237,7 @@ class _Run:
             metric=self.protocol.metric,
             miou=mean_iou(confusion, self.protocol.metric, dataset.background_class),
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
+            label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
             confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
         )

@@ -73,6 +73,7 @@ class Run:
     clicks_spent: np.ndarray
     labeled_per_class: np.ndarray
     stage_miou: tuple[tuple[float, ...] | None, ...] = field(default=())
+    label_quality: float | None = None
 
     @property
     def num_classes(self) -> int:
@@ -182,6 +183,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         clicks_spent=np.array([r["clicks_spent"] or 0 for r in rows], dtype=np.int64),
         labeled_per_class=np.array([_int_list(r["labeled_per_class"], num_classes) for r in rows], dtype=np.int64),
         stage_miou=tuple(tuple(r["stage_miou"]) if r["stage_miou"] is not None else None for r in rows),
+        label_quality=last.get("label_quality"),
     )
 
 

@@ -144,3 +144,17 @@ def test_results_file_carries_the_spec_and_split(registry, options):
     metadata = file_metadata(outcome.path)
     assert metadata["spec"] == outcome.spec.canonical()
     assert len(metadata["split"]["pool"]) == pq.read_table(outcome.path).column("pool_images")[0].as_py()
+
+
+def test_rows_record_the_pools_dominant_label_quality(registry, options):
+    from albench.label_quality import label_quality
+    from albench.superpixel_cache import SuperpixelStore
+
+    outcome = _run(registry, options)
+    spec = outcome.spec
+    dataset = registry.create("dataset", "toy", spec.dataset.params).instance
+    method = registry.create("superpixels", "slic", spec.superpixels.params).instance
+    store = SuperpixelStore(options.cache_dir, dataset, method, spec.dataset, spec.superpixels)
+    expected = label_quality(store, list(dataset.split(0).pool)).miou("standard")
+    assert outcome.table.column("label_quality").to_pylist() == [expected] * TINY_CONFIG.protocol.rounds
+    assert 0.0 < expected < 1.0
