@@ -79,24 +79,43 @@ def _colours(labels: Sequence[str]) -> dict[str, tuple[float, float, float, floa
     return {label: cmap(i % cmap.N) for i, label in enumerate(sorted(labels))}
 
 
+def _references(runs: Sequence[Run], key: PanelKey) -> dict[str, list[Run]]:
+    """Fully labeled references (strategy ``full``) of the panel's dataset, backbone and protocol under another
+    labeling scheme, e.g. full supervision (``precise``) beside dominant-label curves, by their legend label."""
+    backbone, labeling, dataset, protocol = key
+    references: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        if (run.complete and run.strategy == "full" and run.labeling != labeling
+                and (run.backbone, run.dataset, run.protocol_hash) == (backbone, dataset, protocol)):
+            references[f"{run.strategy_label} ({run.labeling})"].append(run)
+    return references
+
+
 def curves_figure(runs: Sequence[Run], x: str = "round", convention: ConventionChoice = "recorded") -> Figure:
     """mIoU (%) vs round (``x="round"``) or vs clicks spent (``x="clicks"``): per panel one line per
-    strategy label at the mean over seeds, with a ± one standard deviation band; one legend for all."""
+    strategy label at the mean over seeds, with a ± one standard deviation band; one legend for all. The
+    fully labeled reference of another labeling scheme (``full`` with ``precise``: full supervision) is drawn
+    dashed in the panels of the same dataset, backbone and protocol: the upper bound of their curves."""
     if x not in ("round", "clicks"):
         raise AlbenchError(f"x axis {x!r}: use 'round' or 'clicks'")
     panels = _panels(runs)
     colours = _colours(sorted({r.strategy_label for members in panels.values() for r in members}))
     figure = Figure(layout="constrained")
     seeds: set[int] = set()
-    for ax, title, members in zip(_grid_of_axes(figure, len(panels)), _panel_titles(list(panels)), panels.values()):
+    for ax, title, (key, members) in zip(_grid_of_axes(figure, len(panels)), _panel_titles(list(panels)),
+                                         panels.items()):
         by_label: dict[str, list[Run]] = defaultdict(list)
         for run in members:
             by_label[run.strategy_label].append(run)
-        for label, label_runs in sorted(by_label.items()):
+        references = _references(runs, key)
+        for label, label_runs in [*sorted(by_label.items()), *sorted(references.items())]:
             curves = np.array([100 * r.miou(convention) for r in label_runs])
             xs = (np.arange(curves.shape[1]) if x == "round"
                   else np.mean([r.clicks_spent for r in label_runs], axis=0))
             mean = curves.mean(axis=0)
+            if label in references:
+                ax.plot(xs, mean, linestyle="--", color="0.35", label=label)
+                continue
             ax.plot(xs, mean, marker="o", markersize=3, color=colours[label], label=label)
             if len(label_runs) > 1:
                 std = curves.std(axis=0, ddof=1)
@@ -109,6 +128,8 @@ def curves_figure(runs: Sequence[Run], x: str = "round", convention: ConventionC
         if x == "round":
             ax.set_xticks(range(int(max(r.rounds for r in members))))
     handles = [Line2D([], [], color=colour, marker="o", markersize=3, label=label) for label, colour in colours.items()]
+    reference_labels = sorted({label for key in panels for label in _references(runs, key)})
+    handles += [Line2D([], [], linestyle="--", color="0.35", label=label) for label in reference_labels]
     figure.legend(handles=handles, loc="outside right upper", fontsize=8, title="strategy")
     count = f"{min(seeds)}" if len(seeds) == 1 else f"{min(seeds)}–{max(seeds)}"
     figure.suptitle(f"mIoU vs {x}: mean ± std over {count} seeds", fontsize=11)

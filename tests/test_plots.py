@@ -187,3 +187,16 @@ def test_selection_reports_version_drift_and_refuses_changed_superpixels(finishe
         load_selection_view(tmp_path / "damaged", path.stem, 1, registry, options.cache_dir)
     with pytest.raises(AlbenchError, match="has no run spec in its footer; it was not written by `albench run`"):
         load_selection_view(RUNS, "01bd", 0, registry, options.cache_dir)
+
+
+def test_full_supervision_is_drawn_dashed_beside_other_labeling_schemes(runs):
+    import dataclasses
+
+    toy = [r for r in runs if r.dataset == "toy" and r.complete]
+    full = [dataclasses.replace(r, run_id=f"full-{r.seed}", strategy="full", strategy_label="full", labeling="precise")
+            for r in toy if r.strategy == "random"]
+    figure = curves_figure(toy + full)
+    dominant = next(ax for ax in figure.get_axes() if "dominant" in ax.get_title())
+    (reference,) = [line for line in dominant.get_lines() if line.get_label() == "full (precise)"]
+    assert reference.get_linestyle() == "--"
+    assert len(dominant.get_lines()) == 6  # the five strategies and the reference

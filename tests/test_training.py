@@ -3,7 +3,7 @@
 import dataclasses
 
 import pytest
-import torch
+from conftest import TINY_CONFIG
 from torch import nn
 
 from albench.errors import ParameterError
@@ -11,7 +11,6 @@ from albench.protocol import Protocol
 from albench.runner import RunOptions, execute_run
 from albench.spec import resolve_run
 from albench.training import EarlyStopping, SeededSampler, StageModel, update_ema
-from conftest import TINY_CONFIG
 
 
 def test_early_stopping_stops_after_patience_checks_without_gain_and_restores_the_best():
