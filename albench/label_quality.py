@@ -10,18 +10,18 @@ confusion[c, d] = Σ_k histogram[k, c]·[d_k = d], so no image is read twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from albench.components.labeling import dominant_classes
 from albench.metrics import Convention, iou_per_class, mean_iou
 from albench.paper import DATASETS, published
+from albench.pool import Pool
 from albench.progress import Progress
-from albench.superpixel_cache import SuperpixelEntry, SuperpixelStore
+from albench.superpixel_cache import SuperpixelStore
 
-__all__ = ["PAPER_CEILINGS", "LabelQuality", "PaperCeiling", "dominant_confusion", "label_quality", "measure"]
+__all__ = ["PAPER_CEILINGS", "LabelQuality", "PaperCeiling", "label_quality"]
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,6 @@ class PaperCeiling:
 PAPER_CEILINGS: dict[str, PaperCeiling] = {
     p.dataset: PaperCeiling(DATASETS[p.dataset], p.value) for p in published("dominant-label-miou")
 }
-
-
-def dominant_confusion(histogram: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
-    """``(C, C)`` pixel counts of (ground truth, dominant label) for one image's ``(K, C)`` class histogram.
-
-    All-void regions (empty rows) contribute nothing: their pixels are void in the ground truth too.
-    """
-    dominant = dominant_classes(histogram, ignore_index)
-    labeled = histogram.sum(axis=1) > 0
-    onehot = np.eye(num_classes, dtype=np.int64)[dominant[labeled]]
-    return histogram[labeled].astype(np.int64).T @ onehot  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -77,28 +66,17 @@ class LabelQuality:
         return mean_iou(self.confusion, convention, self.background_class)
 
 
-def measure(image_ids: Sequence[str], entries: Iterable[SuperpixelEntry], num_classes: int, ignore_index: int,
-            background_class: int | None = None) -> LabelQuality:
-    """:class:`LabelQuality` of cached superpixel entries (one per id, in order)."""
-    counts, pixels, sizes = [], [], []
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for entry in entries:
-        counts.append(entry.num_regions)
-        pixels.append(entry.labels.size)
-        sizes.append(np.bincount(entry.labels.reshape(-1), minlength=entry.num_regions))
-        confusion += dominant_confusion(entry.histogram, num_classes, ignore_index)
-    return LabelQuality(
-        image_ids=tuple(image_ids),
-        regions_per_image=np.asarray(counts, dtype=np.int64),
-        pixels_per_image=np.asarray(pixels, dtype=np.int64),
-        region_sizes=np.concatenate(sizes).astype(np.int64) if sizes else np.zeros(0, dtype=np.int64),
-        confusion=confusion,
-        background_class=background_class,
-    )
-
-
 def label_quality(store: SuperpixelStore, image_ids: Sequence[str], progress: Progress | None = None) -> LabelQuality:
-    """Measure ``image_ids`` through the superpixel cache (computing missing entries, as a run would)."""
-    dataset = store.dataset
-    return measure(image_ids, store.ensure(list(image_ids), progress), dataset.num_classes, dataset.ignore_index,
-                   dataset.background_class)
+    """Measure ``image_ids`` through the superpixel cache (computing missing entries, as a run would).
+
+    The pass over the cache is the one a run makes to build its pool (:meth:`albench.pool.Pool.build`).
+    """
+    pool = Pool.build(store, tuple(image_ids), progress)
+    return LabelQuality(
+        image_ids=pool.image_ids,
+        regions_per_image=pool.regions_per_image,
+        pixels_per_image=np.add.reduceat(pool.region_size, pool.offsets[:-1]),
+        region_sizes=pool.region_size,
+        confusion=pool.dominant_confusion,
+        background_class=store.dataset.background_class,
+    )

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from albench.adjacency import RegionGraph
-from albench.components.labeling import dominant_classes
-from albench.label_quality import dominant_confusion
+from albench.components.labeling import dominant_classes, dominant_confusion
 from albench.progress import Progress
 from albench.superpixel_cache import SuperpixelStore
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 import albench.cli.superpixels as superpixels_cli
 from albench import Dataset, Sample, Split, SuperpixelMethod, hookimpl
 from albench.cli import app
-from albench.label_quality import dominant_confusion, label_quality
+from albench.components.labeling import dominant_confusion
+from albench.label_quality import label_quality
 from albench.protocol import BenchmarkConfig, ComponentChoice
 from albench.registry import load_registry
 from albench.spec import resolve_run

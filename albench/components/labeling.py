@@ -20,7 +20,7 @@ from albench.params import NoParams
 if TYPE_CHECKING:
     from albench.protocol import Protocol
 
-__all__ = ["DenseStage", "LabelingScheme", "RegionLabels", "TrainingStage"]
+__all__ = ["DenseStage", "LabelingScheme", "RegionLabels", "TrainingStage", "dominant_classes", "dominant_confusion"]
 
 
 class RegionLabels:
@@ -45,6 +45,17 @@ def dominant_classes(histogram: np.ndarray, ignore_index: int) -> np.ndarray:
     dominant: np.ndarray = histogram.argmax(axis=1).astype(np.int64)
     dominant[histogram.sum(axis=1) == 0] = ignore_index
     return dominant
+
+
+def dominant_confusion(histogram: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
+    """``(C, C)`` pixel counts of (ground truth, dominant label) for one image's ``(K, C)`` class histogram.
+
+    All-void regions (empty rows) contribute nothing: their pixels are void in the ground truth too.
+    """
+    dominant = dominant_classes(histogram, ignore_index)
+    labeled = histogram.sum(axis=1) > 0
+    onehot = np.eye(num_classes, dtype=np.int64)[dominant[labeled]]
+    return histogram[labeled].astype(np.int64).T @ onehot  # type: ignore[no-any-return]
 
 
 class TrainingStage(ABC):
