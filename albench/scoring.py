@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from albench._runs_reduce import LabelRuns, label_runs, runs_max, runs_sum
+from albench._runs_reduce import EMPTY_CODE, LabelRuns, from_order_codes, label_runs, runs_max, runs_sum
 
 __all__ = [
     "Aggregation",
@@ -50,8 +50,9 @@ class PixelScore(ABC):
         """``(N, C)`` pixel probabilities → ``(N, K)`` scores."""
 
     #: Optional: a numba-compiled scalar function f with ``order_key(probs) == f(probs)`` elementwise (the key
-    #: of class c's channel depends on p_c alone). The CPU engine then fuses f into its maximum, so maxima
-    #: cost one read of the probabilities. Leave ``None`` when the key is not of that form.
+    #: of class c's channel depends on p_c alone) and f(p) ≥ 0 or NaN for every probability p (its float32
+    #: bits then order as integers). The CPU engine fuses f into its maximum, so maxima cost one read of the
+    #: probabilities. Leave ``None`` when the key is not of that form.
     elementwise_key: Callable[[float], float] | None = None
 
     def order_key(self, probs: torch.Tensor) -> torch.Tensor | None:
@@ -259,7 +260,8 @@ def _reduce(stat: RegionStatistic, batch: _Batch) -> torch.Tensor:
     if stat.by_predicted_class or stat.aggregation == "p95" or not batch.on_cpu:
         return _reduce_generic(stat, batch)
     if stat.aggregation == "max":
-        return torch.from_numpy(_runs_maxima(stat.score, batch))
+        maxima = _runs_maxima(stat.score, batch)
+        return _reduce_generic(stat, batch) if maxima is None else torch.from_numpy(maxima)
     sums = np.zeros((stat.score.channels(batch.num_classes), batch.num_regions), dtype=np.float64)
     for image, runs in enumerate(batch.runs()):
         values = stat.score.compute(batch.pixels(image)).t()
@@ -270,26 +272,25 @@ def _reduce(stat: RegionStatistic, batch: _Batch) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(sums.T / batch.region_sizes()[:, None]))
 
 
-def _runs_maxima(score: PixelScore, batch: _Batch) -> np.ndarray:
+def _runs_maxima(score: PixelScore, batch: _Batch) -> np.ndarray | None:
     """Maxima per region on the CPU: of the order key when the score has one (fused when elementwise),
-    mapped back to scores at the end; else of the score itself. Empty regions are NaN."""
-    out: np.ndarray | None = None
+    mapped back to scores at the end; else of the score itself. Empty regions are NaN. ``None`` when the
+    values are not float32 (the run kernels compare float32 bits): the caller takes the generic path."""
+    codes = np.full((batch.num_regions, score.channels(batch.num_classes)), EMPTY_CODE, dtype=np.int32)
     keyed = False
     for image, runs in enumerate(batch.runs()):
-        probs = batch.channel_major(image)
         if score.elementwise_key is not None:
-            values, key, keyed = probs, score.elementwise_key, True
+            values, key, keyed = batch.channel_major(image), score.elementwise_key, True
         else:
             order = score.order_key(batch.pixels(image))
             keyed = order is not None
             values, key = (order if order is not None else score.compute(batch.pixels(image))).t(), None
         array = values.detach().numpy()
-        if out is None:
-            out = np.full((array.shape[0], batch.num_regions), -np.inf, dtype=array.dtype)
-        runs_max(array, runs, out, key)
-    assert out is not None
-    maxima = torch.from_numpy(out.T.copy())
-    empty = maxima == -math.inf
+        if array.dtype != np.float32:
+            return None
+        runs_max(array, runs, codes, key)
+    empty = torch.from_numpy(codes == EMPTY_CODE)
+    maxima = torch.from_numpy(from_order_codes(codes))
     if keyed:
         maxima = score.from_order_key(maxima)
     return torch.where(empty, math.nan, maxima.to(torch.float64)).numpy()

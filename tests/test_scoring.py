@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from albench._runs_reduce import label_runs, runs_max, runs_sum
+from albench._runs_reduce import EMPTY_CODE, from_order_codes, label_runs, runs_max, runs_sum, to_order_codes
 from albench.scoring import PixelScore, PoolStatistic, RegionStatistic, ScoreAccumulator, aggregate_by_superpixel
 from albench.uncertainty import OvrEntropy, ovr_entropy
 
@@ -120,21 +120,57 @@ def test_label_runs_hand_computed():
 
 
 def test_runs_max_and_sum_hand_computed():
+    # Region 0 holds 0.5, 0.25 and 2.0 (two runs), region 1 holds 1.0 and 0.75.
     runs = label_runs(np.array([[0, 0, 1, 1, 0]]))
     values = np.array([[0.5, 0.25, 1.0, 0.75, 2.0]], dtype=np.float32)
-    maxima = np.full((1, 2), -np.inf, dtype=np.float32)
-    runs_max(values, runs, maxima)
-    assert maxima.tolist() == [[2.0, 1.0]]
+    codes = np.full((2, 1), EMPTY_CODE, dtype=np.int32)
+    runs_max(values, runs, codes)
+    assert from_order_codes(codes).tolist() == [[2.0], [1.0]]
     sums = np.zeros((1, 2))
     runs_sum(values, runs, sums)
     assert sums.tolist() == [[2.75, 1.75]]
 
 
+def test_order_codes_hand_computed():
+    # 1.0 is 0x3F800000 = 1065353216; −1.0 is 0xBF800000, reflected to 0xC07FFFFF = −1065353217; 0.0 is 0;
+    # NaN is coded 0x7FFFFFFF, above +inf (0x7F800000). −0.0 (0x80000000) reflects to −1, just below +0.0.
+    values = np.array([1.0, -1.0, 0.0, np.nan, np.inf, -0.0], dtype=np.float32)
+    codes = to_order_codes(values)
+    assert codes.tolist() == [1065353216, -1065353217, 0, 2**31 - 1, 2139095040, -1]
+    assert np.array_equal(from_order_codes(codes), values, equal_nan=True)
+    assert np.isnan(from_order_codes(np.array([EMPTY_CODE])))[0]
+
+
+def test_runs_max_of_five_channels_groups_four_and_one_hand_computed():
+    # Channels are reduced four at a time, then the fifth alone: channel k holds k·[1, 3, 2 | 5, 4].
+    runs = label_runs(np.array([[0, 0, 0, 1, 1]]))
+    values = (np.arange(5, dtype=np.float32)[:, None] * np.array([1, 3, 2, 5, 4], dtype=np.float32)).copy()
+    codes = np.full((3, 5), EMPTY_CODE, dtype=np.int32)  # region 2 stays empty
+    runs_max(-values, runs, codes)  # negated: every code reflected, maxima are the smallest magnitudes
+    decoded = from_order_codes(codes)
+    assert decoded[:2].tolist() == [[-0.0, -1.0, -2.0, -3.0, -4.0], [-0.0, -4.0, -8.0, -12.0, -16.0]]
+    assert np.isnan(decoded[2]).all()
+
+
 def test_runs_max_propagates_nan_like_torch_amax():
     runs = label_runs(np.array([[0, 0, 1]]))
-    maxima = np.full((1, 2), -np.inf, dtype=np.float32)
-    runs_max(np.array([[0.1, np.nan, 0.3]], dtype=np.float32), runs, maxima)
-    assert np.isnan(maxima[0, 0]) and maxima[0, 1] == np.float32(0.3)
+    codes = np.full((2, 1), EMPTY_CODE, dtype=np.int32)
+    runs_max(np.array([[0.1, np.nan, 0.3]], dtype=np.float32), runs, codes)
+    maxima = from_order_codes(codes)
+    assert np.isnan(maxima[0, 0]) and maxima[1, 0] == np.float32(0.3)
+
+
+def test_runs_max_refuses_other_dtypes():
+    runs = label_runs(np.array([[0, 1]]))
+    with pytest.raises(TypeError, match="float32 values and int32 codes, not float64"):
+        runs_max(np.zeros((1, 2)), runs, np.full((2, 1), EMPTY_CODE, dtype=np.int32))
+
+
+def test_the_engine_takes_the_generic_path_for_float64_probabilities():
+    probs = torch.tensor([0.9, 0.1, 0.8, 0.3], dtype=torch.float64).reshape(1, 1, 1, 4)
+    acc = ScoreAccumulator([RegionStatistic("max", Identity(), "max")], 1)
+    acc.add(probs, torch.tensor([[[0, 0, 1, 1]]]), [2])
+    assert acc.region_results()["max"][:, 0].tolist() == [0.9, 0.8]
 
 
 def test_a_fused_elementwise_key_equals_the_order_key():
@@ -147,6 +183,15 @@ def test_a_fused_elementwise_key_equals_the_order_key():
     unfused = aggregate_by_superpixel(OvrEntropy().order_key(probs[0].reshape(4, -1).t()), labels.reshape(-1),
                                       count, "max", to_value=OvrEntropy().from_order_key)
     assert np.array_equal(fused.region_results()["s"], unfused.numpy())
+
+
+def test_a_nan_probability_makes_its_region_nan_through_the_fused_key():
+    # Region 0 holds p = 0.2 and NaN for the single class, region 1 holds 0.5: OVR entropies NaN and ln 2.
+    probs = torch.tensor([0.2, math.nan, 0.5]).reshape(1, 1, 1, 3)
+    acc = ScoreAccumulator([RegionStatistic("s", OvrEntropy(), "max")], 1)
+    acc.add(probs, torch.tensor([[[0, 0, 1]]]), [2])
+    scores = acc.region_results()["s"][:, 0]
+    assert math.isnan(scores[0]) and scores[1] == pytest.approx(math.log(2), abs=1e-6)
 
 
 def test_block_max_of_a_column_hand_computed():
