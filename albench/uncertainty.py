@@ -29,9 +29,17 @@ OVR_EPSILON = 1e-7
 
 
 def ovr_entropy(p: torch.Tensor, eps: float = OVR_EPSILON) -> torch.Tensor:
-    """One-vs-rest entropy per class, natural log: H_c = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε)."""
-    entropy: torch.Tensor = -(p * torch.log(p + eps) + (1 - p) * torch.log(1 - p + eps))
-    return entropy
+    """One-vs-rest entropy per class, natural log: H_c = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε).
+
+    Without autograd the temporaries are reused in place (same operations, same roundings): on whole
+    probability maps each temporary is as large as the map, and allocating it costs more than the arithmetic.
+    """
+    if p.requires_grad:
+        entropy: torch.Tensor = -(p * torch.log(p + eps) + (1 - p) * torch.log(1 - p + eps))
+        return entropy
+    q = 1 - p
+    positive = torch.add(p, eps).log_().mul_(p)
+    return torch.add(q, eps).log_().mul_(q).add_(positive).neg_()
 
 
 def shannon_entropy(probs: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
@@ -108,7 +116,8 @@ class OvrEntropy(PixelScore):
 
     def from_order_key(self, key: torch.Tensor) -> torch.Tensor:
         k = key.to(torch.float64).clamp(0.0, 0.25)
-        return ovr_entropy(2 * k / (1 + torch.sqrt(1 - 4 * k)))
+        root = k.mul(-4).add_(1).sqrt_().add_(1)  # 1 + √(1 − 4k), in place: see ovr_entropy
+        return ovr_entropy(k.mul_(2).div_(root))
 
 
 class ShannonEntropy(PixelScore):

@@ -20,6 +20,24 @@ def test_ovr_entropy_hand_computed():
     assert h[3].item() == pytest.approx(-math.log(1 + eps))
 
 
+def test_ovr_entropy_in_place_path_equals_the_autograd_path_and_leaves_its_input_alone():
+    p = torch.rand(500, 6, generator=torch.Generator().manual_seed(3))
+    before = p.clone()
+    tracked = p.clone().requires_grad_(True)
+    fast, slow = ovr_entropy(p), ovr_entropy(tracked)
+    assert torch.equal(fast, slow.detach()) and torch.equal(p, before)
+    slow.sum().backward()  # dH/dp = ln((1 − p + ε) / (p + ε)) − p/(p + ε) + (1 − p)/(1 − p + ε)
+    x = before[0, 0].item()
+    expected = math.log((1 - x + 1e-7) / (x + 1e-7)) - x / (x + 1e-7) + (1 - x) / (1 - x + 1e-7)
+    assert tracked.grad[0, 0].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_from_order_key_leaves_the_key_alone():
+    key = torch.tensor([[0.09, 0.25, 0.0]], dtype=torch.float64)
+    OvrEntropy().from_order_key(key)
+    assert key.tolist() == [[0.09, 0.25, 0.0]]
+
+
 def test_ovr_entropy_is_symmetric_and_peaks_at_one_half():
     p = torch.linspace(0, 1, 101, dtype=torch.float64)
     h = ovr_entropy(p)
