@@ -1,9 +1,10 @@
 """Superpixels computed once per image and cached on disk, with each region's ground-truth class histogram.
 
-The cache directory is keyed by the dataset and superpixel method (names, parameters, versions); each image
-has one ``.npz`` entry holding its region map, the class histogram of every region (the oracle's view,
-used by the labeling scheme), the region adjacency graph and the image's fingerprint. An entry that does not load, does not match its
-key, or whose image changed since (fingerprint) is recomputed.
+The cache directory is keyed by the dataset and superpixel method (names, parameters, versions; not the
+dataset's ``split_and_augmentation_params``, which never change an image). Each image has one ``.npz``
+entry holding its region map, the class histogram of every region (the oracle's view, used by the labeling
+scheme), the region adjacency graph and the image's fingerprint. An entry that does not load, does not
+match its key, or whose image changed since (fingerprint) is recomputed.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class SuperpixelStore:
                  dataset_spec: ComponentSpec, method_spec: ComponentSpec) -> None:
         self.dataset = dataset
         self.method = method
-        self.key = {"dataset": dataset_spec.canonical(), "superpixels": method_spec.canonical()}
+        dataset_key = dataset_spec.canonical()
+        ignored = dataset.split_and_augmentation_params
+        dataset_key["params"] = {k: v for k, v in dataset_key["params"].items() if k not in ignored}
+        self.key = {"dataset": dataset_key, "superpixels": method_spec.canonical()}
         self.key_json = json.dumps(self.key, sort_keys=True)
         self.directory = cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
 

@@ -81,6 +81,35 @@ def test_the_cache_key_covers_the_superpixel_parameters(registry, store_parts):
     assert a.directory != b.directory
 
 
+def test_split_and_augmentation_parameters_reuse_the_cache_and_image_parameters_do_not(registry, store_parts):
+    dataset, method, spec, tmp_path = store_parts
+    store = SuperpixelStore(tmp_path, dataset, method, spec.dataset, spec.superpixels)
+    list(store.ensure(["scene-00001"]))
+    # The toy's val_fraction and flip only move the split and the augmentation: the same entries serve.
+    other = resolve_run(registry, TINY_CONFIG, "random", 0, {"dataset": {"val_fraction": 0.4, "flip": False}})
+    assert other.dataset.params != spec.dataset.params
+    reused = SuperpixelStore(tmp_path, dataset, method, other.dataset, other.superpixels)
+    assert reused.directory == store.directory
+    list(reused.ensure(["scene-00001"]))
+    assert method.calls == 1
+    # image_size changes the images themselves: another cache.
+    resized = resolve_run(registry, TINY_CONFIG, "random", 0, {"dataset": {"image_size": 48}})
+    assert SuperpixelStore(tmp_path, dataset, method, resized.dataset, resized.superpixels).directory != store.directory
+
+
+def test_a_dataset_declaring_no_augmentation_parameters_keys_the_cache_on_all_of_them(registry, store_parts):
+    dataset, method, spec, tmp_path = store_parts
+    other = resolve_run(registry, TINY_CONFIG, "random", 0, {"dataset": {"flip": False}})
+
+    class Undeclared(type(dataset)):
+        split_and_augmentation_params = frozenset()
+
+    plain = Undeclared(dataset.params)
+    a = SuperpixelStore(tmp_path, plain, method, spec.dataset, spec.superpixels)
+    b = SuperpixelStore(tmp_path, plain, method, other.dataset, other.superpixels)
+    assert a.directory != b.directory
+
+
 def test_a_superpixel_method_returning_the_wrong_shape_is_named(store_parts):
     dataset, method, spec, tmp_path = store_parts
 

@@ -75,6 +75,11 @@ class Dataset(ABC):
     ignore_index: int = 255
     background_class: int | None = None
 
+    #: Parameters that change only the split or the training augmentation, never what :meth:`load` returns.
+    #: The superpixel cache leaves them out of its key, so changing one reuses the cached superpixels. Leave
+    #: a parameter out when unsure: the cost is a recomputation, never a wrong result.
+    split_and_augmentation_params: ClassVar[frozenset[str]] = frozenset()
+
     def __init__(self, params: Any, root: Path | None = None) -> None:
         self.params = params
         self.root = root

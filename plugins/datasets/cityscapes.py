@@ -88,6 +88,7 @@ class Cityscapes(FileDataset):
     """19 classes (trainIds), no background class, 255 = void."""
 
     name = "cityscapes"
+    split_and_augmentation_params = frozenset({"folds", "zoom_max", "zoom_mode", "flip_probability"})
     version = "1"
     Params = CityscapesParams
     classes = CLASSES

@@ -157,6 +157,7 @@ class EndoVis2018(FileDataset):
     """12 classes (background-tissue = 0); every pixel is labeled, so nothing is void unless a mask says so."""
 
     name = "endovis2018"
+    split_and_augmentation_params = frozenset({"folds", "split_by", "crop_scale", "crop_ratio", "flip_probability"})
     version = "1"
     Params = EndoVisParams
     classes = CLASSES

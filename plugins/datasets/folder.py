@@ -149,6 +149,10 @@ class FolderDataset(FileDataset):
     """Classes from ``classes.txt``; background and splits from ``albench.toml`` (see the module docstring)."""
 
     name = "folder"
+    split_and_augmentation_params = frozenset({
+        "folds", "group_by_subfolder", "augmentation", "crop_scale", "crop_ratio", "zoom_max", "zoom_mode",
+        "flip_probability",
+    })
     version = "1"
     Params = FolderParams
     ignore_index = 255

@@ -103,6 +103,7 @@ class PascalVoc(FileDataset):
     """21 classes (background = 0), 255 = void (object borders)."""
 
     name = "pascal-voc"
+    split_and_augmentation_params = frozenset({"folds", "zoom_max", "zoom_mode", "flip_probability"})
     version = "1"
     Params = PascalVocParams
     classes = CLASSES

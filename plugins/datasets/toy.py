@@ -96,6 +96,7 @@ class ToyDataset(Dataset):
     """Embedded synthetic scenes: 7 classes (background + 6 long-tailed shapes), background = 0."""
 
     name = "toy"
+    split_and_augmentation_params = frozenset({"val_fraction", "flip"})
     version = "1"
     Params = ToyParams
     classes = CLASSES
