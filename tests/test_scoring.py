@@ -271,6 +271,19 @@ def test_accumulator_matches_a_naive_loop_on_multi_image_batches(seed, how):
             assert np.allclose(result[name], naive, atol=1e-6, rtol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("classes", [1, 3, 5, 9])
+def test_max_over_any_number_of_channels_matches_a_naive_loop(classes):
+    # The run kernel takes channels four at a time, then one by one: fewer than four, a remainder, both.
+    probs, labels, counts = _random_batch(classes, images=2, classes=classes)
+    acc = ScoreAccumulator([RegionStatistic("p", Identity(), "max"), RegionStatistic("ovr", OvrEntropy(), "max")],
+                           classes)
+    acc.add(probs, labels, counts)
+    result = acc.region_results()
+    assert np.array_equal(result["p"], _naive(probs.numpy(), labels, counts, "max"), equal_nan=True)
+    naive_ovr = _naive(ovr_entropy(probs.double()).numpy(), labels, counts, "max")
+    assert np.allclose(result["ovr"], naive_ovr, atol=1e-6, rtol=0, equal_nan=True)
+
+
 @pytest.mark.parametrize("how", ["max", "p95", "mean"])
 def test_ovr_entropy_through_the_engine_matches_a_naive_float64_loop(how):
     probs, labels, counts = _random_batch(5, images=2, height=41, width=33)
