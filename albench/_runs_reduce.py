@@ -9,8 +9,9 @@ Maxima are taken on *order codes*: the IEEE bits of a float32 as an int32, negat
 integers compare as the floats do. An integer maximum compiles to a branch-free select, where a float maximum
 that propagates NaN compiles to a compare and a branch that the CPU mispredicts on noisy maps. NaN is coded
 above everything, so it propagates as in ``torch.amax``. Four channels are reduced side by side over a run:
-four independent chains keep the CPU's execution units busy and share the run's bookkeeping (about twice as
-fast as one channel at a time, ``benchmarks/bench_scoring.py``).
+four independent chains keep the CPU's execution units busy and share the run's bookkeeping. Measured at
+Pascal VOC scale: 1.5× faster than the same loop one channel at a time, 2× faster than float maxima channel
+by channel (``benchmarks/bench_scoring.py`` times the whole engine).
 
 A score that supplies a scalar key function (:attr:`albench.scoring.PixelScore.elementwise_key`) has it
 fused into the maximum, so the key map is never written to memory: the probabilities are read once. Sums
