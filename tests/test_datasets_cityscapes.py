@@ -82,3 +82,8 @@ def test_value_that_is_not_a_label_id(city_root):
     Image.fromarray(np.full((30, 40), 40, dtype=np.uint8)).save(label)
     with pytest.raises(DatasetError, match=rf"mask {label} has values \[40\] that are not Cityscapes labelIds"):
         _cityscapes(city_root).load("train/aachen/aachen_000000_000000")
+
+
+def test_a_negative_zoom_is_refused():
+    with pytest.raises(ValueError, match="zoom_max must be at least 0, got -1"):
+        CityscapesParams(zoom_max=-1)

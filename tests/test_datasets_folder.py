@@ -155,3 +155,8 @@ def test_two_images_with_one_id(root):
     Image.new("RGB", (40, 30)).save(root / "images" / "train" / "img3.jpg")
     with pytest.raises(DatasetError, match=r"dataset 'folder' has two images with id 'train/img3'"):
         _folder(root).image_ids()
+
+
+def test_a_negative_zoom_is_refused():
+    with pytest.raises(ValueError, match="zoom_max must be at least 0, got -5"):
+        FolderParams(zoom_max=-5)

@@ -19,6 +19,7 @@ from ._splits import kfold_split
 
 __all__ = [
     "FileDataset", "ImageRecord", "check_crop_params", "check_folds", "check_probability", "check_size_param",
+    "check_zoom_max",
 ]
 
 
@@ -47,6 +48,12 @@ def check_probability(name: str, value: float) -> None:
 def check_folds(folds: int) -> None:
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
+
+
+def check_zoom_max(zoom_max: int) -> None:
+    """ℓ ~ U{0…zoom_max} pixels of zoom."""
+    if zoom_max < 0:
+        raise ValueError(f"zoom_max must be at least 0, got {zoom_max}")
 
 
 def check_crop_params(scale: tuple[float, ...], ratio: tuple[float, ...]) -> None:

@@ -28,7 +28,7 @@ from albench import hookimpl
 from albench.errors import DatasetError
 from albench.hookspecs import Register
 
-from ._base import FileDataset, ImageRecord, check_folds, check_probability, check_size_param
+from ._base import FileDataset, ImageRecord, check_folds, check_probability, check_size_param, check_zoom_max
 from ._io import read_index_labels
 from ._transforms import ZoomMode, zoom_crop_flip
 
@@ -60,8 +60,7 @@ class CityscapesParams:
         check_size_param(self.image_size)
         check_probability("flip_probability", self.flip_probability)
         check_folds(self.folds)
-        if self.zoom_max < 0:
-            raise ValueError(f"zoom_max must be at least 0, got {self.zoom_max}")
+        check_zoom_max(self.zoom_max)
 
 
 def _split_records(root: Path, split: str) -> list[ImageRecord]:

@@ -35,7 +35,15 @@ from albench import hookimpl
 from albench.errors import DatasetError
 from albench.hookspecs import Register
 
-from ._base import FileDataset, ImageRecord, check_crop_params, check_folds, check_probability, check_size_param
+from ._base import (
+    FileDataset,
+    ImageRecord,
+    check_crop_params,
+    check_folds,
+    check_probability,
+    check_size_param,
+    check_zoom_max,
+)
 from ._io import read_index_labels
 from ._transforms import ZoomMode, coin_flip, hflip, resized_crop_flip, zoom_crop_flip
 
@@ -141,8 +149,7 @@ class FolderParams:
         check_folds(self.folds)
         check_probability("flip_probability", self.flip_probability)
         check_crop_params(self.crop_scale, self.crop_ratio)
-        if self.zoom_max < 0:
-            raise ValueError(f"zoom_max must be at least 0, got {self.zoom_max}")
+        check_zoom_max(self.zoom_max)
 
 
 class FolderDataset(FileDataset):
