@@ -13,7 +13,7 @@ from albench.components import (
     SuperpixelMethod,
 )
 from albench.hookspecs import hookimpl
-from albench.scoring import PixelScore, PoolStatistic, RegionStatistic
+from albench.statistics import PixelScore, PoolStatistic, RegionStatistic
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import torch
 
-from albench.scoring import PixelScore
+from albench.statistics import PixelScore
 
 __all__ = [
     "OVR_EPSILON",

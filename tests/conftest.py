@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from albench.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, Protocol
-from albench.registry import Registry, load_registry
-from albench.runner import RunOptions
+from albench.host.registry import Registry, load_registry
+from albench.run.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, Protocol
+from albench.run.runner import RunOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from albench.adjacency import RegionGraph
-from albench.superpixel_cache import region_adjacency
+from albench.run.superpixel_cache import region_adjacency
 
 
 def test_region_adjacency_hand_computed():

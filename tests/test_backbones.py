@@ -25,7 +25,7 @@ from albench_plugins.backbones._deeplab_head import (
 from albench_plugins.backbones._weights import WeightsError
 
 from albench.errors import ComponentError, ParameterError
-from albench.registry import load_registry
+from albench.host.registry import load_registry
 
 NUM_CLASSES = 3
 # A ViT small enough for a CPU test: 2 blocks of width 64 on a 4×4 patch grid.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from dataset_fixtures import write_cityscapes, write_endovis_sequence, write_folder, write_voc
 
-from albench.protocol import load_protocol_file
-from albench.spec import resolve_run
+from albench.run.protocol import load_protocol_file
+from albench.run.spec import resolve_run
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from albench.errors import ParameterError
-from albench.grid import Grid
-from albench.leaderboard import AVERAGE, leaderboard, parse_metric
-from albench.runs import RunFilter, load_runs
+from albench.results.leaderboard import AVERAGE, leaderboard, parse_metric
+from albench.results.runs import RunFilter, load_runs
+from albench.results.tables import Grid
 
 FIXTURES = Path(__file__).parent / "fixtures"
 S = 5 / math.sqrt(2)  # std of two seeds 5 points apart

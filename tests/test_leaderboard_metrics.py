@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from albench.metrics import aualc_per_class, iou_per_class
-from albench.runs import Run, load_runs, strip_aggregation
+from albench.results.metrics import aualc_per_class, iou_per_class
+from albench.results.runs import Run, load_runs, strip_aggregation
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -92,7 +92,7 @@ def test_a_damaged_confusion_matrix_is_named(tmp_path):
     import pyarrow.parquet as pq
 
     from albench.errors import AlbenchError
-    from albench.runs import runs_from_table
+    from albench.results.runs import runs_from_table
 
     table = pq.read_table(next((FIXTURES / "runs").glob("*.parquet")))
     rows = table.to_pylist()

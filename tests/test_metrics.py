@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from albench.metrics import aualc, balance, gini, iou_per_class, mean_iou
+from albench.results.metrics import aualc, balance, gini, iou_per_class, mean_iou
 
 # rows: ground truth, columns: prediction. Class 2 appears in neither.
 CONFUSION = np.array([[5, 1, 0], [2, 3, 0], [0, 0, 0]])

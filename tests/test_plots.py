@@ -13,12 +13,18 @@ from typer.testing import CliRunner
 
 from albench.cli import app
 from albench.errors import AlbenchError
-from albench.overlay import load_selection_view
-from albench.plots import class_distribution_figure, curves_figure, per_class_gain_figure, save_figure, selection_figure
-from albench.report import per_class_gain
-from albench.runner import execute_run
-from albench.runs import load_runs
-from albench.spec import resolve_run
+from albench.results.plots import (
+    class_distribution_figure,
+    curves_figure,
+    per_class_gain_figure,
+    save_figure,
+    selection_figure,
+)
+from albench.results.report import per_class_gain
+from albench.results.runs import load_runs
+from albench.run.overlay import load_selection_view
+from albench.run.runner import execute_run
+from albench.run.spec import resolve_run
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 runner = CliRunner()
@@ -100,8 +106,8 @@ def test_plot_cli_writes_files_and_reports_left_out_runs(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """One real run of the tiny benchmark (about a second), for the overlay."""
-    from albench.registry import load_registry
-    from albench.runner import RunOptions
+    from albench.host.registry import load_registry
+    from albench.run.runner import RunOptions
 
     root = tmp_path_factory.mktemp("overlay")
     registry = load_registry(entry_points=False)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from albench.errors import ProtocolError
-from albench.protocol import DEFAULT_CONFIG, Protocol, load_protocol_file
-from albench.spec import resolve_run
+from albench.run.protocol import DEFAULT_CONFIG, Protocol, load_protocol_file
+from albench.run.spec import resolve_run
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -5,8 +5,8 @@ import pytest
 
 from albench import Strategy, hookimpl
 from albench.errors import DuplicateComponentError, ParameterError, UnknownComponentError
-from albench.plugins import DEFAULT_PLUGINS, load_plugins
-from albench.registry import Registry, load_registry
+from albench.host.plugins import DEFAULT_PLUGINS, load_plugins
+from albench.host.registry import Registry, load_registry
 
 
 class ShadowRandom(Strategy):

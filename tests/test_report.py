@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from albench.cli import app
 from albench.errors import AlbenchError, ParameterError
-from albench.grid import Grid
-from albench.leaderboard import AVERAGE
-from albench.paper import PUBLISHED, paper_dataset, published
-from albench.report import ablation_table, gini_table, mean_vs_max_table, per_class_gain, run_records
-from albench.runs import load_runs
+from albench.results.leaderboard import AVERAGE
+from albench.results.paper import PUBLISHED, paper_dataset, published
+from albench.results.report import ablation_table, gini_table, mean_vs_max_table, per_class_gain, run_records
+from albench.results.runs import load_runs
+from albench.results.tables import Grid
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 runner = CliRunner()

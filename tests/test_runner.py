@@ -12,10 +12,10 @@ from conftest import TINY_CONFIG
 
 from albench import Strategy, hookimpl
 from albench.errors import ProtocolError, SelectionError
-from albench.registry import load_registry
-from albench.results import ENVIRONMENT_COLUMNS
-from albench.runner import RunOptions, execute_run
-from albench.spec import resolve_run
+from albench.host.registry import load_registry
+from albench.results.store import ENVIRONMENT_COLUMNS
+from albench.run.runner import RunOptions, execute_run
+from albench.run.spec import resolve_run
 
 IDENTITY_COLUMNS = {"run_id", "strategy", "strategy_params", "strategy_version", "strategy_label", "aggregation"}
 
@@ -138,7 +138,7 @@ def test_a_crashed_run_resumes_after_its_last_complete_round(test_registry, opti
 
 
 def test_results_file_carries_the_spec_and_split(registry, options):
-    from albench.results import file_metadata
+    from albench.results.store import file_metadata
 
     outcome = _run(registry, options)
     metadata = file_metadata(outcome.path)
@@ -147,8 +147,8 @@ def test_results_file_carries_the_spec_and_split(registry, options):
 
 
 def test_rows_record_the_pools_dominant_label_quality(registry, options):
-    from albench.label_quality import label_quality
-    from albench.superpixel_cache import SuperpixelStore
+    from albench.run.label_quality import label_quality
+    from albench.run.superpixel_cache import SuperpixelStore
 
     outcome = _run(registry, options)
     spec = outcome.spec

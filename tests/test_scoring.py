@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from albench._runs_reduce import EMPTY_CODE, from_order_codes, label_runs, runs_max, runs_sum, to_order_codes
-from albench.scoring import PixelScore, PoolStatistic, RegionStatistic, ScoreAccumulator, aggregate_by_superpixel
+from albench.engine._label_runs import EMPTY_CODE, from_order_codes, label_runs, runs_max, runs_sum, to_order_codes
+from albench.engine.scoring import ScoreAccumulator, aggregate_by_superpixel
+from albench.statistics import PixelScore, PoolStatistic, RegionStatistic
 from albench.uncertainty import OvrEntropy, ovr_entropy
 
 
@@ -100,7 +101,7 @@ def test_ovr_fast_path_matches_direct_entropy_reduction():
         assert torch.allclose(fast, slow, atol=1e-5, rtol=0)
 
 
-# --- the CPU run engine (albench._runs_reduce) against hand-computed runs and a naive per-region loop ---
+# --- the CPU run engine (albench.engine._label_runs) against hand-computed runs and a naive per-region loop ---
 
 
 class Shifted(PixelScore):

@@ -7,8 +7,8 @@ from conftest import TINY_CONFIG
 from dataset_fixtures import write_folder
 
 from albench.errors import DatasetError
-from albench.protocol import ComponentChoice
-from albench.spec import ComponentSpec, resolve_grid, resolve_run
+from albench.run.protocol import ComponentChoice
+from albench.run.spec import ComponentSpec, resolve_grid, resolve_run
 
 FOLDER = dataclasses.replace(TINY_CONFIG, dataset=ComponentChoice("folder", {"image_size": 32}))
 

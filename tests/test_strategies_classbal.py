@@ -10,7 +10,7 @@ from test_strategies_uncertainty import engine_stats
 
 from albench.errors import ParameterError
 from albench.params import resolve_params
-from albench.scoring import PoolStatistic
+from albench.statistics import PoolStatistic
 from albench.testing import selection_context
 
 # ---------------------------------------------------------------- Revisiting SP

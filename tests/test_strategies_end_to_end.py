@@ -5,8 +5,8 @@ import json
 import pytest
 from conftest import TINY_CONFIG
 
-from albench.runner import execute_run
-from albench.spec import resolve_run
+from albench.run.runner import execute_run
+from albench.run.spec import resolve_run
 
 RUNS = [
     ("entropy", {}),

@@ -24,8 +24,8 @@ from albench_plugins.strategies.revisiting_sp import RevisitingSp, RevisitingSpP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from albench.engine.scoring import ScoreAccumulator
 from albench.params import NoParams
-from albench.scoring import ScoreAccumulator
 from albench.selection import allocate_items, items_per_class, validate_selection
 from albench.testing import selection_context
 

@@ -11,7 +11,7 @@ from albench_plugins.strategies.oreal import Oreal, OrealParams
 from albench_plugins.strategies.pixelbal import PixelBal, PixelBalParams
 from albench_plugins.strategies.revisiting_sp import RevisitingSp, RevisitingSpParams
 
-from albench.scoring import ScoreAccumulator
+from albench.engine.scoring import ScoreAccumulator
 from albench.testing import selection_context
 
 C, IMAGES, H, W, PER_IMAGE, BUDGET = 4, 3, 12, 12, 9, 7

@@ -8,7 +8,7 @@ import torch
 from albench_plugins.strategies.bvsb import BvsbParams, BvsbStrategy
 from albench_plugins.strategies.entropy import EntropyParams, EntropyStrategy
 
-from albench.scoring import ScoreAccumulator
+from albench.engine.scoring import ScoreAccumulator
 from albench.testing import selection_context
 from albench.uncertainty import (
     BvsbMargin,

@@ -5,8 +5,8 @@ import pytest
 from conftest import TINY_CONFIG
 
 from albench.errors import ComponentError
-from albench.spec import resolve_run
-from albench.superpixel_cache import SuperpixelStore, class_histogram, relabel_contiguous
+from albench.run.spec import resolve_run
+from albench.run.superpixel_cache import SuperpixelStore, class_histogram, relabel_contiguous
 
 
 def test_relabel_contiguous_numbers_regions_in_raster_order():

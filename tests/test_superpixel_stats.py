@@ -15,11 +15,11 @@ import albench.cli.superpixels as superpixels_cli
 from albench import Dataset, Sample, Split, SuperpixelMethod, hookimpl
 from albench.cli import app
 from albench.components.labeling import dominant_confusion
-from albench.label_quality import label_quality
-from albench.protocol import BenchmarkConfig, ComponentChoice
-from albench.registry import load_registry
-from albench.spec import resolve_run
-from albench.superpixel_cache import SuperpixelStore
+from albench.host.registry import load_registry
+from albench.run.label_quality import label_quality
+from albench.run.protocol import BenchmarkConfig, ComponentChoice
+from albench.run.spec import resolve_run
+from albench.run.superpixel_cache import SuperpixelStore
 
 runner = CliRunner()
 
@@ -220,7 +220,7 @@ def test_stats_reject_formats_other_than_table_and_json(tmp_path):
 
 
 def test_paper_ceilings_are_the_papers():
-    from albench.label_quality import PAPER_CEILINGS
+    from albench.run.label_quality import PAPER_CEILINGS
 
     assert {k: v.miou for k, v in PAPER_CEILINGS.items()} == {
         "pascal-voc": 93.7, "endovis2018": 83.3, "cityscapes": 74.6, "monarch": 82.3}

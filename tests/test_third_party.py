@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from albench.cli import app
 from albench.errors import UnknownComponentError
-from albench.plugins import load_plugins
-from albench.registry import Registry
+from albench.host.plugins import load_plugins
+from albench.host.registry import Registry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -7,10 +7,10 @@ from conftest import TINY_CONFIG
 from torch import nn
 
 from albench.errors import ParameterError
-from albench.protocol import Protocol
-from albench.runner import RunOptions, execute_run
-from albench.spec import resolve_run
-from albench.training import EarlyStopping, SeededSampler, StageModel, update_ema
+from albench.run.protocol import Protocol
+from albench.run.runner import RunOptions, execute_run
+from albench.run.spec import resolve_run
+from albench.run.training import EarlyStopping, SeededSampler, StageModel, update_ema
 
 
 def test_early_stopping_stops_after_patience_checks_without_gain_and_restores_the_best():

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from albench.components import RegionLabels
 from albench.errors import ComponentError
-from albench.protocol import ComponentChoice
-from albench.runner import RunOptions, execute_run
-from albench.spec import resolve_run
+from albench.run.protocol import ComponentChoice
+from albench.run.runner import RunOptions, execute_run
+from albench.run.spec import resolve_run
 
 # A 2x3 image with three regions: region 0 holds classes 1 and 2, region 1 class 0 only, region 2 is void.
 SUPERPIXELS = np.array([[0, 0, 1], [0, 2, 1]])
@@ -121,8 +121,8 @@ def test_weak_label_run_is_deterministic_and_records_both_stages(registry, tmp_p
 
 def test_clicks_spent_are_the_classes_present_in_the_added_regions(registry, tmp_path):
     outcome = _weak_run(registry, tmp_path, "c", strategy="random")
-    from albench.pool import Pool
-    from albench.superpixel_cache import SuperpixelStore
+    from albench.run.pool import Pool
+    from albench.run.superpixel_cache import SuperpixelStore
 
     spec = outcome.spec
     dataset = registry.create("dataset", "toy", spec.dataset.params).instance

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from albench.errors import AlbenchError
-from albench.progress import Advance
+from albench.run.progress import Advance
 
 __all__ = ["ResultsDirOption", "RichProgress", "err", "handle_errors", "out"]
 
@@ -51,7 +51,7 @@ def handle_errors() -> Iterator[None]:
 
 
 class RichProgress:
-    """rich progress bars on stderr, implementing :class:`albench.progress.Progress`."""
+    """rich progress bars on stderr, implementing :class:`albench.run.progress.Progress`."""
 
     def __init__(self, console: Console = err) -> None:
         self._bars = Progress(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from albench.errors import AlbenchError
-from albench.runs import ConventionChoice, LoadedRuns, RunFilter, load_runs
+from albench.results.runs import ConventionChoice, LoadedRuns, RunFilter, load_runs
 
 __all__ = ["BackboneFilter", "CheckpointsOption", "ConventionOption", "DatasetFilter", "LabelingFilter",
            "ProtocolFilter", "StrategyFilter", "select_runs"]

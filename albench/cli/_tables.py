@@ -1,4 +1,4 @@
-"""Render grids (:class:`albench.grid.Grid`) as a rich table, markdown, CSV, JSON or LaTeX. No arithmetic here.
+"""Render grids (:class:`albench.results.tables.Grid`) as a rich table, markdown, CSV, JSON or LaTeX. No arithmetic here.
 
 A cell reads ``mean ± std``; ``(n)`` follows when the cells of a table differ in how many seeds they
 average (otherwise a note says how many); ``†`` marks a cell with incomplete runs left out. CSV and JSON
@@ -21,7 +21,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from albench.grid import Cell, Grid, Scalar
+from albench.results.tables import Cell, Grid, Scalar
 
 __all__ = ["ReportFormat", "ReportFormatOption", "cell_text", "records", "render", "render_records"]
 

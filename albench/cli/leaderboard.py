@@ -21,8 +21,8 @@ from albench.cli._runs import (
     select_runs,
 )
 from albench.cli._tables import ReportFormat, ReportFormatOption, render
-from albench.leaderboard import METRIC_HELP, parse_metric
-from albench.leaderboard import leaderboard as build_leaderboard
+from albench.results.leaderboard import METRIC_HELP, parse_metric
+from albench.results.leaderboard import leaderboard as build_leaderboard
 
 MetricOption = Annotated[str, typer.Option("--metric", "-m", help=f"Rank by: {METRIC_HELP}.")]
 

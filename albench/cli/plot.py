@@ -21,7 +21,7 @@ from albench.cli._runs import (
     convention_choice,
     select_runs,
 )
-from albench.runs import LoadedRuns
+from albench.results.runs import LoadedRuns
 
 __all__ = ["app"]
 
@@ -62,7 +62,7 @@ def curves(
 ) -> None:
     """AL curves (Figs. 3–5): mIoU vs round or clicks, mean ± std over seeds, one panel per dataset."""
     with handle_errors():
-        from albench.plots import curves_figure, save_figure
+        from albench.results.plots import curves_figure, save_figure
 
         loaded = _load(results_dir, dataset, backbone, strategy, labeling, protocol, checkpoints)
         save_figure(curves_figure(loaded.runs, x.value, convention_choice(convention)), output)
@@ -78,7 +78,7 @@ def classes(
 ) -> None:
     """Class distribution of the labeled set per strategy (Figs. 9–10, top), with 1 − Gini."""
     with handle_errors():
-        from albench.plots import class_distribution_figure, save_figure
+        from albench.results.plots import class_distribution_figure, save_figure
 
         loaded = _load(results_dir, dataset, backbone, strategy, labeling, protocol, checkpoints)
         save_figure(class_distribution_figure(loaded.runs, round_index), output)
@@ -96,8 +96,8 @@ def per_class(
 ) -> None:
     """Per-class AuALC gain of --target over each baseline (Figs. 9–10, bottom), per dataset × aggregation."""
     with handle_errors():
-        from albench.plots import per_class_gain_figure, save_figure
-        from albench.report import per_class_gain
+        from albench.results.plots import per_class_gain_figure, save_figure
+        from albench.results.report import per_class_gain
 
         loaded = _load(results_dir, dataset, backbone, strategy, labeling, protocol, checkpoints)
         save_figure(per_class_gain_figure(per_class_gain(loaded.runs, target, convention_choice(convention))), output)
@@ -120,9 +120,9 @@ def selection(
     coloured by dominant class, earlier labels hatched. Rebuilt from each run's spec; runs with the same seed
     share the image. No uncertainty map: finished runs keep no model to compute one."""
     with handle_errors():
-        from albench.overlay import load_selection_view
-        from albench.plots import save_figure, selection_figure
-        from albench.registry import load_registry
+        from albench.host.registry import load_registry
+        from albench.results.plots import save_figure, selection_figure
+        from albench.run.overlay import load_selection_view
 
         registry = load_registry()
         cache = cache_dir or default_cache_dir()

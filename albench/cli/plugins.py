@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import FormatOption, OutputFormat, err, handle_errors, out
-from albench.registry import load_registry
+from albench.host.registry import load_registry
 
 
 def plugins(format: FormatOption = OutputFormat.table) -> None:

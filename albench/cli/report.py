@@ -22,10 +22,10 @@ from albench.cli._runs import (
 )
 from albench.cli._tables import ReportFormat, ReportFormatOption, render, render_records
 from albench.errors import ParameterError
-from albench.grid import Grid
-from albench.paper import DATASETS
-from albench.report import ablation_table, gini_table, mean_vs_max_table, per_class_gain, run_records
-from albench.runs import LoadedRuns
+from albench.results.paper import DATASETS
+from albench.results.report import ablation_table, gini_table, mean_vs_max_table, per_class_gain, run_records
+from albench.results.runs import LoadedRuns
+from albench.results.tables import Grid
 
 __all__ = ["app"]
 

@@ -20,11 +20,11 @@ from rich.table import Table
 from albench.cli._common import RichProgress, default_cache_dir, err, handle_errors, out
 from albench.cli.run import parse_settings
 from albench.errors import DatasetError, ParameterError
-from albench.label_quality import PAPER_CEILINGS, LabelQuality, PaperCeiling, label_quality
-from albench.protocol import DEFAULT_CONFIG, ComponentChoice, load_protocol_file
-from albench.registry import load_registry
-from albench.spec import ComponentSpec, resolve_component, resolve_dataset
-from albench.superpixel_cache import SuperpixelStore
+from albench.host.registry import load_registry
+from albench.run.label_quality import PAPER_CEILINGS, LabelQuality, PaperCeiling, label_quality
+from albench.run.protocol import DEFAULT_CONFIG, ComponentChoice, load_protocol_file
+from albench.run.spec import ComponentSpec, resolve_component, resolve_dataset
+from albench.run.superpixel_cache import SuperpixelStore
 
 app = typer.Typer(name="superpixels", help="Superpixel tools.", no_args_is_help=True)
 

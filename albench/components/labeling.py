@@ -18,7 +18,7 @@ from albench.losses import dense_loss
 from albench.params import NoParams
 
 if TYPE_CHECKING:
-    from albench.protocol import Protocol
+    from albench.run.protocol import Protocol
 
 __all__ = ["DenseStage", "LabelingScheme", "RegionLabels", "TrainingStage", "dominant_classes", "dominant_confusion"]
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from albench.adjacency import RegionGraph
 from albench.params import NoParams
-from albench.scoring import PoolStatistic, RegionStatistic
+from albench.statistics import PoolStatistic, RegionStatistic
 
 __all__ = ["SelectionContext", "Strategy"]
 

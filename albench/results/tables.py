@@ -1,6 +1,6 @@
 """A table as the leaderboard and the reports build it: rows × columns of mean ± std cells, plus notes.
 
-Builders (``albench.leaderboard``, ``albench.report``) fill grids from runs; the CLI renders them (rich,
+Builders (``albench.results.leaderboard``, ``albench.results.report``) fill grids from runs; the CLI renders them (rich,
 markdown, CSV, JSON, LaTeX) without computing anything.
 """
 

@@ -3,7 +3,7 @@
 Region ``r`` of pool image ``i`` with local id ``k`` has global id ``offsets[i] + k``. Per region the pool
 keeps only three small numbers from the ground truth (dominant class, number of classes present, size),
 so its memory grows with the number of superpixels, not pixels. It also sums the pool's dominant-label
-confusion matrix (the label-quality ceiling of :mod:`albench.label_quality`) on the way.
+confusion matrix (the label-quality ceiling of :mod:`albench.run.label_quality`) on the way.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 
 from albench.adjacency import RegionGraph
 from albench.components.labeling import dominant_classes, dominant_confusion
-from albench.progress import Progress
-from albench.superpixel_cache import SuperpixelStore
+from albench.run.progress import Progress
+from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = ["Pool"]
 

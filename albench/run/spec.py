@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from albench.components import Dataset
+from albench.host.registry import Registry
 from albench.params import params_to_dict
-from albench.protocol import BenchmarkConfig, Protocol
-from albench.registry import Registry
+from albench.run.protocol import BenchmarkConfig, Protocol
 
 __all__ = [
     "KIND_ORDER", "ComponentSpec", "RunSpec", "canonical_hash", "resolve_component", "resolve_dataset",

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from albench.metrics import Convention, iou_per_class, mean_iou
-from albench.paper import DATASETS, published
-from albench.pool import Pool
-from albench.progress import Progress
-from albench.superpixel_cache import SuperpixelStore
+from albench.results.metrics import Convention, iou_per_class, mean_iou
+from albench.results.paper import DATASETS, published
+from albench.run.pool import Pool
+from albench.run.progress import Progress
+from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = ["PAPER_CEILINGS", "LabelQuality", "PaperCeiling", "label_quality"]
 
@@ -33,7 +33,7 @@ class PaperCeiling:
 
 
 # Keyed by albench dataset name; MONARCH is private and runs through `folder`, so it is asked for by key.
-# The values are the paper's (albench.paper, Fig. 7's caption), stored once there.
+# The values are the paper's (albench.results.paper, Fig. 7's caption), stored once there.
 PAPER_CEILINGS: dict[str, PaperCeiling] = {
     p.dataset: PaperCeiling(DATASETS[p.dataset], p.value) for p in published("dominant-label-miou")
 }
@@ -69,7 +69,7 @@ class LabelQuality:
 def label_quality(store: SuperpixelStore, image_ids: Sequence[str], progress: Progress | None = None) -> LabelQuality:
     """Measure ``image_ids`` through the superpixel cache (computing missing entries, as a run would).
 
-    The pass over the cache is the one a run makes to build its pool (:meth:`albench.pool.Pool.build`).
+    The pass over the cache is the one a run makes to build its pool (:meth:`albench.run.pool.Pool.build`).
     """
     pool = Pool.build(store, tuple(image_ids), progress)
     return LabelQuality(

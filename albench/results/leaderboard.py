@@ -1,4 +1,4 @@
-"""The leaderboard: a pure function from runs to ranked tables (:class:`albench.grid.Grid`).
+"""The leaderboard: a pure function from runs to ranked tables (:class:`albench.results.tables.Grid`).
 
 Layout (like the paper's Table 1): one table per backbone × labeling scheme × aggregation, strategies as
 rows, datasets as columns, and an Average column over the datasets. A cell is the mean ± sample standard
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from albench.errors import ParameterError
-from albench.grid import Cell, Column, Grid, Row, mark_best, stat_cell
-from albench.runs import ConventionChoice, Run
+from albench.results.tables import Cell, Column, Grid, Row, mark_best, stat_cell
+from albench.results.runs import ConventionChoice, Run
 
 __all__ = ["AVERAGE", "METRIC_HELP", "Metric", "dataset_columns", "leaderboard", "parse_metric", "table_groups"]
 

@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, Sampler
 
 from albench.components import Dataset, RegionLabels, TrainingStage
 from albench.determinism import derive_seed, seed_worker, torch_generator
-from albench.progress import Progress
-from albench.protocol import Protocol
-from albench.superpixel_cache import SuperpixelStore
+from albench.run.progress import Progress
+from albench.run.protocol import Protocol
+from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = ["EarlyStopping", "LabeledImages", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
 

@@ -20,20 +20,21 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from albench.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.components import Backbone, Dataset, LabelingScheme, SelectionContext, Strategy, SuperpixelMethod
 from albench.determinism import configure_determinism, derive_seed, numpy_generator
 from albench.errors import AlbenchError, DatasetError, ProtocolError
-from albench.inference import confusion_matrix, score_pool
-from albench.metrics import iou_per_class, mean_iou
-from albench.pool import Pool
-from albench.progress import NullProgress, Progress
-from albench.registry import Registry
-from albench.results import environment, result_path, write_results
+from albench.host.registry import Registry
+from albench.results.metrics import iou_per_class, mean_iou
+from albench.results.store import environment, result_path, write_results
+from albench.run.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from albench.run.evaluation import confusion_matrix
+from albench.run.pool import Pool
+from albench.run.pool_scoring import score_pool
+from albench.run.progress import NullProgress, Progress
+from albench.run.spec import KIND_ORDER, RunSpec
+from albench.run.superpixel_cache import SuperpixelStore
+from albench.run.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
-from albench.spec import KIND_ORDER, RunSpec
-from albench.superpixel_cache import SuperpixelStore
-from albench.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
 
 __all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
 

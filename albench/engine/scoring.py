@@ -9,90 +9,15 @@ O(superpixels x channels), never O(pixels in the pool).
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
-from albench._runs_reduce import EMPTY_CODE, LabelRuns, from_order_codes, label_runs, runs_max, runs_sum
+from albench.engine._label_runs import EMPTY_CODE, LabelRuns, from_order_codes, label_runs, runs_max, runs_sum
+from albench.statistics import Aggregation, PixelScore, PoolStatistic, RegionStatistic
 
-__all__ = [
-    "Aggregation",
-    "PixelScore",
-    "PoolStatistic",
-    "RegionStatistic",
-    "ScoreAccumulator",
-    "aggregate_by_superpixel",
-]
-
-Aggregation = Literal["max", "mean", "p95", "sum"]
-
-
-class PixelScore(ABC):
-    """A pixel-level score with one or more channels, computed from the softmax.
-
-    Scores whose order statistics can be taken on a cheaper monotone key may implement
-    :meth:`order_key` and :meth:`from_order_key`: the engine then reduces the key and applies the
-    expensive transform to the reduced values only.
-    """
-
-    name: str = "score"
-
-    @abstractmethod
-    def channels(self, num_classes: int) -> int:
-        """How many channels :meth:`compute` returns for ``num_classes`` classes."""
-
-    @abstractmethod
-    def compute(self, probs: torch.Tensor) -> torch.Tensor:
-        """``(N, C)`` pixel probabilities → ``(N, K)`` scores."""
-
-    #: Optional: a numba-compiled scalar function f with ``order_key(probs) == f(probs)`` elementwise (the key
-    #: of class c's channel depends on p_c alone) and f(p) ≥ 0 or NaN for every probability p (its float32
-    #: bits then order as integers). The CPU engine fuses f into its maximum, so maxima cost one read of the
-    #: probabilities. Leave ``None`` when the key is not of that form.
-    elementwise_key: Callable[[float], float] | None = None
-
-    def order_key(self, probs: torch.Tensor) -> torch.Tensor | None:
-        """A ``(N, K)`` key, strictly increasing in the score channel by channel, or ``None``.
-
-        Keep it elementwise where possible (it is then applied to channel-major maps too) and cheap: max
-        statistics read it once per value, which is most of their cost.
-        """
-        return None
-
-    def from_order_key(self, key: torch.Tensor) -> torch.Tensor:
-        """Map reduced keys back to scores (only called when :meth:`order_key` is implemented)."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class RegionStatistic:
-    """A pixel score reduced over each superpixel: the result has shape ``(R, K)``.
-
-    With ``by_predicted_class`` the reduction is split by each pixel's argmax class, giving ``(R, K, C)``
-    (only ``sum`` and ``max``): strategies whose weights depend on a pool statistic apply them after the
-    pass instead of scoring the pool twice. For ``sum`` divide by the region size to get a mean.
-    """
-
-    name: str
-    score: PixelScore
-    aggregation: Aggregation
-    by_predicted_class: bool = False
-
-    def __post_init__(self) -> None:
-        if self.by_predicted_class and self.aggregation not in ("sum", "max"):
-            raise ValueError(f"by_predicted_class supports 'sum' and 'max', not {self.aggregation!r}")
-
-
-@dataclass(frozen=True)
-class PoolStatistic:
-    """A pixel score averaged over every pixel of the pool: the result has shape ``(K,)``."""
-
-    name: str
-    score: PixelScore
+__all__ = ["ScoreAccumulator", "aggregate_by_superpixel"]
 
 
 def _float32_order(values: torch.Tensor, nonnegative: bool) -> torch.Tensor:
@@ -176,7 +101,7 @@ def aggregate_by_superpixel(
 class ScoreAccumulator:
     """Collects the declared statistics batch by batch; memory grows with superpixels, not pixels.
 
-    On the CPU, max, mean and sum statistics reduce runs of equal labels (:mod:`albench._runs_reduce`; max
+    On the CPU, max, mean and sum statistics reduce runs of equal labels (:mod:`albench.engine._label_runs`; max
     reads the order key, fused when the score has an ``elementwise_key``). Percentiles, splits by predicted
     class and every statistic on other devices go through :func:`aggregate_by_superpixel`. Both are exact,
     sums to float64 rounding.

@@ -22,8 +22,8 @@ import numpy as np
 from albench._atomic import atomic_write
 from albench.components import Dataset, SuperpixelMethod
 from albench.errors import ComponentError
-from albench.progress import NullProgress, Progress
-from albench.spec import ComponentSpec, canonical_hash
+from albench.run.progress import NullProgress, Progress
+from albench.run.spec import ComponentSpec, canonical_hash
 
 __all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "region_adjacency", "relabel_contiguous"]
 

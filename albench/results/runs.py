@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from albench.errors import AlbenchError
-from albench.metrics import Convention, aualc, balance, iou_per_class, mean_iou
-from albench.results import SCHEMA, read_results
+from albench.results.metrics import Convention, aualc, balance, iou_per_class, mean_iou
+from albench.results.store import SCHEMA, read_results
 
 __all__ = ["ConventionChoice", "LoadedRuns", "Run", "RunFilter", "load_runs", "runs_from_table", "strip_aggregation"]
 
@@ -188,7 +188,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
 
 
 def runs_from_table(table: pa.Table, source: Source = "results") -> list[Run]:
-    """One :class:`Run` per run id of a results table (columns of :data:`albench.results.SCHEMA`)."""
+    """One :class:`Run` per run id of a results table (columns of :data:`albench.results.store.SCHEMA`)."""
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in table.to_pylist():
         by_run[row["run_id"]].append(row)

@@ -13,7 +13,7 @@ four independent chains keep the CPU's execution units busy and share the run's 
 Pascal VOC scale: 1.5× faster than the same loop one channel at a time, 2× faster than float maxima channel
 by channel (``benchmarks/bench_scoring.py`` times the whole engine).
 
-A score that supplies a scalar key function (:attr:`albench.scoring.PixelScore.elementwise_key`) has it
+A score that supplies a scalar key function (:attr:`albench.engine.scoring.PixelScore.elementwise_key`) has it
 fused into the maximum, so the key map is never written to memory: the probabilities are read once. Sums
 accumulate in float64.
 """

@@ -28,9 +28,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from albench.errors import AlbenchError  # noqa: E402
-from albench.grid import Grid  # noqa: E402
-from albench.overlay import SelectionView  # noqa: E402
-from albench.runs import ConventionChoice, Run  # noqa: E402
+from albench.results.tables import Grid
+from albench.results.selection_view import SelectionView
+from albench.results.runs import ConventionChoice, Run
 
 __all__ = ["FORMATS", "class_distribution_figure", "curves_figure", "per_class_gain_figure", "save_figure",
            "selection_figure"]
@@ -167,7 +167,7 @@ def class_distribution_figure(runs: Sequence[Run], round_index: int = -1) -> Fig
 
 
 def per_class_gain_figure(grids: Sequence[Grid]) -> Figure:
-    """Bars of the per-class AuALC gain tables (:func:`albench.report.per_class_gain`), one panel each."""
+    """Bars of the per-class AuALC gain tables (:func:`albench.results.report.per_class_gain`), one panel each."""
     if not grids:
         raise AlbenchError("no per-class gains to plot: the target and its baselines need complete runs with the same seeds")
     figure = Figure(layout="constrained")

@@ -10,8 +10,8 @@ from typing import Any
 
 from albench.components import KINDS
 from albench.errors import DuplicateComponentError, UnknownComponentError
+from albench.host.plugins import BrokenPlugin, PluginHost, load_plugins
 from albench.params import params_to_dict, resolve_params
-from albench.plugins import BrokenPlugin, PluginHost, load_plugins
 
 __all__ = ["HOOKS", "Component", "Registration", "Registry", "load_registry"]
 
@@ -159,5 +159,5 @@ class Registry:
 
 
 def load_registry(**kwargs: Any) -> Registry:
-    """A registry over a freshly loaded plugin host (see :func:`albench.plugins.load_plugins`)."""
+    """A registry over a freshly loaded plugin host (see :func:`albench.host.plugins.load_plugins`)."""
     return Registry(load_plugins(**kwargs))

@@ -1,4 +1,4 @@
-"""The paper's tables regenerated from runs (pure functions from runs to :class:`albench.grid.Grid`).
+"""The paper's tables regenerated from runs (pure functions from runs to :class:`albench.results.tables.Grid`).
 
 - :func:`ablation_table`, Table 1 style: AuALC of every strategy label (ablations included) × datasets.
 - :func:`mean_vs_max_table`, Tables 2/3 style: per strategy, the mIoU gain of max over mean aggregation,
@@ -7,7 +7,7 @@
 - :func:`per_class_gain`, Figs. 9–10 style: per class, the AuALC gain of one strategy over each baseline.
 - :func:`run_records`: one flat record per run with every headline metric.
 
-``--compare-paper`` reference rows come from :mod:`albench.paper` (:func:`add_reference_rows`).
+``--compare-paper`` reference rows come from :mod:`albench.results.paper` (:func:`add_reference_rows`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import replace
 import numpy as np
 
 from albench.errors import AlbenchError
-from albench.grid import Cell, Column, Grid, Row, Scalar, stat_cell
-from albench.leaderboard import AVERAGE, column_key, dataset_columns, leaderboard, parse_metric, table_groups
-from albench.metrics import Convention, aualc_per_class
-from albench.paper import BACKBONES, DATASETS, Published, paper_dataset, published
-from albench.runs import ConventionChoice, Run
+from albench.results.tables import Cell, Column, Grid, Row, Scalar, stat_cell
+from albench.results.leaderboard import AVERAGE, column_key, dataset_columns, leaderboard, parse_metric, table_groups
+from albench.results.metrics import Convention, aualc_per_class
+from albench.results.paper import BACKBONES, DATASETS, Published, paper_dataset, published
+from albench.results.runs import ConventionChoice, Run
 
 __all__ = ["ablation_table", "add_reference_rows", "gini_table", "mean_vs_max_table", "per_class_gain", "run_records"]
 
@@ -33,7 +33,7 @@ def add_reference_rows(grid: Grid, values: Sequence[Published], aliases: Mapping
                        aggregations: Callable[[Published], Sequence[str | None]] = lambda p: [None]) -> None:
     """Append one italic row per published row name, its numbers under the matching dataset columns.
 
-    A user column takes a published value when its dataset maps to the paper's (:func:`albench.paper.
+    A user column takes a published value when its dataset maps to the paper's (:func:`albench.results.paper.
     paper_dataset`) and, for columns split by aggregation, its ``aggregation`` is one of
     ``aggregations(value)``. Paper datasets without a user column get a reference-only column; the paper's
     Average goes in the Average column.

@@ -11,7 +11,6 @@ recomputed after the fact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +19,13 @@ import pyarrow.parquet as pq
 
 from albench.components.labeling import dominant_classes
 from albench.errors import AlbenchError
-from albench.registry import Registry
-from albench.results import file_metadata
-from albench.spec import ComponentSpec
-from albench.superpixel_cache import SuperpixelStore
+from albench.host.registry import Registry
+from albench.results.selection_view import SelectionView
+from albench.results.store import file_metadata
+from albench.run.spec import ComponentSpec
+from albench.run.superpixel_cache import SuperpixelStore
 
-__all__ = ["SelectionView", "find_run_file", "load_selection_view"]
-
-
-@dataclass(frozen=True)
-class SelectionView:
-    """One image of one run at one round: ``selected`` (this round's additions) and ``earlier`` (labeled in
-    earlier rounds) are ``(K,) bool`` over the image's superpixels; ``dominant`` is each region's class."""
-
-    title: str
-    image_id: str
-    image: np.ndarray
-    superpixels: np.ndarray
-    selected: np.ndarray
-    earlier: np.ndarray
-    dominant: np.ndarray
-    class_names: tuple[str, ...]
-    notes: list[str] = field(default_factory=list)
+__all__ = ["find_run_file", "load_selection_view"]
 
 
 def find_run_file(results_dir: Path, run: str) -> Path:
