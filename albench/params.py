@@ -17,7 +17,7 @@ from typing import Any, Literal, Union
 
 from albench.errors import ParameterError
 
-__all__ = ["NoParams", "coerce_value", "params_to_dict", "resolve_params"]
+__all__ = ["NoParams", "check_params_class", "coerce_value", "params_to_dict", "resolve_params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +125,21 @@ def resolve_params(params_cls: type, raw: Mapping[str, Any], *, owner: str) -> A
         return params_cls(**values)
     except (TypeError, ValueError) as error:
         raise ParameterError(f"{owner}: {error}") from None
+
+
+def check_params_class(params_cls: Any, *, owner: str) -> None:
+    """Refuse a ``Params`` that cannot work: not a dataclass, a field without a default, or a type hint that
+    cannot be resolved. Run when a component registers, so a broken plugin is named before anything runs."""
+    if not (isinstance(params_cls, type) and dataclasses.is_dataclass(params_cls)):
+        raise TypeError(f"{owner}: `Params` must be a dataclass")
+    try:
+        typing.get_type_hints(params_cls)
+    except Exception as error:
+        raise TypeError(f"{owner}: the type hints of `Params` cannot be resolved ({error})") from None
+    try:
+        params_cls()
+    except TypeError as error:
+        raise TypeError(f"{owner}: every `Params` field needs a default ({error})") from None
 
 
 def params_to_dict(params: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from albench.registry import load_registry
+from albench.host.registry import load_registry
 
 BACKBONES = ("tiny-deeplab", "deeplabv3-resnet50", "deeplabv3-resnet101", "deeplabv3-vit")
 NUM_CLASSES = 21

@@ -45,7 +45,8 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from albench.scoring import Aggregation, RegionStatistic, ScoreAccumulator, aggregate_by_superpixel
+from albench.engine.scoring import ScoreAccumulator, aggregate_by_superpixel
+from albench.statistics import Aggregation, RegionStatistic
 from albench.uncertainty import OvrEntropy, ovr_entropy
 
 

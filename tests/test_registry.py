@@ -132,3 +132,76 @@ def test_params_must_be_a_dataclass():
 
     registry = load_registry(entry_points=False, extra=(Plugin(),))
     assert "strategy 'odd': `Params` must be a dataclass" in registry.broken[0].error
+
+
+class NoArgumentsPlugin:
+    """A hook implementation may declare fewer arguments than the hookspec (as in pluggy): it gets only those."""
+
+    calls = 0
+
+    @hookimpl
+    def register_strategies(self):
+        NoArgumentsPlugin.calls += 1
+
+
+def test_each_hook_implementation_gets_only_the_arguments_it_declares():
+    NoArgumentsPlugin.calls = 0
+    registry = load_registry(entry_points=False, extra=(NoArgumentsPlugin(),))
+    assert NoArgumentsPlugin.calls == 1
+    assert registry.broken == []
+
+
+class RaisingPlugin:
+    @hookimpl
+    def register_strategies(self, register):
+        raise RuntimeError("cannot register\nsecond line of the traceback")
+
+
+def test_registration_failures_belong_to_one_registry_and_are_never_counted_twice():
+    host = load_plugins(entry_points=False, extra=(RaisingPlugin(),))
+    first, second = Registry(host), Registry(host)
+    assert [b.name for b in first.broken] == ["RaisingPlugin"]
+    assert [b.name for b in second.broken] == ["RaisingPlugin"]
+    assert host.broken == []
+    assert first.broken[0].describe() == "plugin 'RaisingPlugin' ((registered in code)): RuntimeError: cannot register"
+
+
+class NoDefaultParams:
+    pass
+
+
+def _params_plugin(params: type) -> object:
+    """A plugin registering one strategy whose ``Params`` is ``params``."""
+
+    class WithParams(Strategy):
+        name = "with-params"
+        Params = params
+
+        def select(self, context):
+            return np.empty(0, dtype=np.int64)
+
+    class Plugin:
+        @hookimpl
+        def register_strategies(self, register):
+            register(WithParams)
+
+    return Plugin()
+
+
+def test_params_without_a_default_are_refused_at_registration_naming_the_component():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Params:
+        threshold: float
+
+    registry = load_registry(entry_points=False, extra=(_params_plugin(Params),))
+    assert "with-params" not in registry.names("strategy")
+    (broken,) = registry.broken
+    assert "strategy 'with-params': every `Params` field needs a default" in broken.error
+
+
+def test_params_that_are_not_a_dataclass_are_refused_at_registration():
+    registry = load_registry(entry_points=False, extra=(_params_plugin(NoDefaultParams),))
+    (broken,) = registry.broken
+    assert "strategy 'with-params': `Params` must be a dataclass" in broken.error

@@ -12,13 +12,14 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
+from albench.components import RUN_KINDS
 from albench.errors import AlbenchError, ParameterError
 from albench.host.registry import Registry, load_registry
 from albench.run.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, load_protocol_file
 from albench.run.runner import RunOptions, RunOutcome, execute_run, resolve_device
 from albench.run.spec import RunSpec, resolve_grid
 
-SET_KINDS = ("protocol", "dataset", "backbone", "superpixels", "labeling", "strategy")
+SET_KINDS = ("protocol", *RUN_KINDS)
 
 
 def parse_seeds(values: list[str]) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from albench.errors import DatasetError, ParameterError
 from albench.host.registry import load_registry
 from albench.run.label_quality import PAPER_CEILINGS, LabelQuality, PaperCeiling, label_quality
 from albench.run.protocol import DEFAULT_CONFIG, ComponentChoice, load_protocol_file
-from albench.run.spec import ComponentSpec, resolve_component, resolve_dataset
+from albench.run.spec import ComponentSpec, open_component, resolve_component, resolve_dataset
 from albench.run.superpixel_cache import SuperpixelStore
 
 app = typer.Typer(name="superpixels", help="Superpixel tools.", no_args_is_help=True)
@@ -139,7 +139,7 @@ def stats(
         method_spec = resolve_component(registry, "superpixels", method_choice.name,
                                         {**method_choice.params, **settings.get("superpixels", {})})
         ceiling = _reference(reference, dataset_spec.name)
-        method = registry.create("superpixels", method_spec.name, method_spec.params).instance
+        method = open_component(registry, method_spec)
         split_seed = config.seeds[0] if seed is None else seed
         pool = list(data.split(split_seed).pool)[: max_images or None]
         if not pool:

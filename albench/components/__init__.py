@@ -2,15 +2,18 @@
 
 from albench.components.backbone import Backbone, SegmentationModel
 from albench.components.dataset import Dataset, Sample, Split, holdout_split
+from albench.components.kinds import KINDS, RUN_KINDS, Kind
 from albench.components.labeling import DenseStage, LabelingScheme, RegionLabels, TrainingStage, dominant_classes
 from albench.components.strategy import SelectionContext, Strategy
 from albench.components.superpixels import SuperpixelMethod
 
 __all__ = [
     "KINDS",
+    "RUN_KINDS",
     "Backbone",
     "Dataset",
     "DenseStage",
+    "Kind",
     "LabelingScheme",
     "RegionLabels",
     "Sample",
@@ -23,12 +26,3 @@ __all__ = [
     "dominant_classes",
     "holdout_split",
 ]
-
-# kind name -> base class; the order is the order `albench plugins` lists them in.
-KINDS: dict[str, type] = {
-    "dataset": Dataset,
-    "backbone": Backbone,
-    "superpixels": SuperpixelMethod,
-    "labeling": LabelingScheme,
-    "strategy": Strategy,
-}

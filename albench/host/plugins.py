@@ -67,6 +67,13 @@ class BrokenPlugin:
     name: str
     distribution: str
     error: str
+    version: str = ""
+
+    def describe(self) -> str:
+        """One line: the plugin, its distribution and version, and the first line of the error."""
+        where = f"{self.distribution} {self.version}".strip()
+        first_line = self.error.strip().splitlines()[0] if self.error.strip() else "(no message)"
+        return f"plugin {self.name!r} ({where}): {first_line}"
 
 
 @dataclass
@@ -92,7 +99,7 @@ def _register(host: PluginHost, plugin: object, name: str, distribution: str, ve
     try:
         host.manager.register(plugin, name=name)
     except Exception as error:  # pluggy validates hook names and signatures here
-        host.broken.append(BrokenPlugin(name, distribution, f"{type(error).__name__}: {error}"))
+        host.broken.append(BrokenPlugin(name, distribution, f"{type(error).__name__}: {error}", version))
         return
     host.loaded.append(LoadedPlugin(name, distribution, version, builtin))
 
@@ -116,7 +123,7 @@ def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = N
         try:
             module = importlib.import_module(module_name)
         except Exception as error:
-            host.broken.append(BrokenPlugin(module_name, "albench", f"{type(error).__name__}: {error}"))
+            host.broken.append(BrokenPlugin(module_name, "albench", f"{type(error).__name__}: {error}", version))
             continue
         _register(host, module, module_name, "albench", version, builtin=True)
     if entry_points:
@@ -130,7 +137,8 @@ def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = N
             try:
                 plugin = entry_point.load()
             except Exception as error:
-                host.broken.append(BrokenPlugin(entry_point.name, dist_name, f"{type(error).__name__}: {error}"))
+                host.broken.append(BrokenPlugin(entry_point.name, dist_name, f"{type(error).__name__}: {error}",
+                                                dist_version))
                 continue
             _register(host, plugin, entry_point.name, dist_name, dist_version, builtin=False)
     for plugin in extra:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pluggy import HookImpl
+
 from albench.components import KINDS
 from albench.errors import DuplicateComponentError, UnknownComponentError
 from albench.host.plugins import BrokenPlugin, PluginHost, load_plugins
-from albench.params import params_to_dict, resolve_params
+from albench.params import check_params_class, params_to_dict, resolve_params
 
-__all__ = ["HOOKS", "Component", "Registration", "Registry", "load_registry"]
-
-# kind -> the hook that registers it
-HOOKS: dict[str, str] = {
-    "dataset": "register_datasets",
-    "backbone": "register_backbones",
-    "superpixels": "register_superpixel_methods",
-    "labeling": "register_labeling_schemes",
-    "strategy": "register_strategies",
-}
+__all__ = ["Component", "Registration", "Registry", "load_registry"]
 
 
 @dataclass(frozen=True)
@@ -68,31 +60,35 @@ class Registry:
         self.host = host
         self._components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
         self._duplicates: dict[tuple[str, str], list[Registration]] = {}
-        for kind, hook_name in HOOKS.items():
-            for impl in getattr(host.manager.hook, hook_name).get_hookimpls():
-                self._collect(kind, impl.plugin_name, impl.function)
+        self._failed: list[BrokenPlugin] = []
+        for kind in KINDS.values():
+            for impl in getattr(host.manager.hook, kind.hook).get_hookimpls():
+                self._collect(kind.name, impl)
 
-    def _collect(self, kind: str, plugin_name: str, hook_function: Any) -> None:
+    def _collect(self, kind: str, impl: HookImpl) -> None:
+        plugin_name = impl.plugin_name
         info = self.host.info(plugin_name)
         distribution = info.distribution if info else "unknown"
         dist_version = info.version if info else ""
         collected: list[Registration] = []
 
         def register(cls: type) -> None:
-            base = KINDS[kind]
+            base = KINDS[kind].base
             if not (isinstance(cls, type) and issubclass(cls, base)):
                 raise TypeError(f"registered {cls!r} as a {kind}, but it is not a subclass of albench.{base.__name__}")
             name = getattr(cls, "name", None)
             if not isinstance(name, str) or not name:
                 raise TypeError(f"{kind} class {cls.__qualname__} has no `name` class attribute")
-            if not dataclasses.is_dataclass(getattr(cls, "Params", None)):
-                raise TypeError(f"{kind} {name!r}: `Params` must be a dataclass")
+            check_params_class(getattr(cls, "Params", None), owner=f"{kind} {name!r}")
             collected.append(Registration(kind, name, cls, plugin_name, distribution, dist_version))
 
+        # As pluggy's own caller does: each implementation gets the arguments it declares, so a hook can gain
+        # an argument without breaking the plugins written before it.
+        arguments = {"register": register}
         try:
-            hook_function(register=register)
+            impl.function(**{name: arguments[name] for name in impl.argnames})
         except Exception as error:
-            self.host.broken.append(BrokenPlugin(plugin_name, distribution, f"{type(error).__name__}: {error}"))
+            self._failed.append(BrokenPlugin(plugin_name, distribution, f"{type(error).__name__}: {error}", dist_version))
             return
         for registration in collected:
             self._add(registration)
@@ -109,7 +105,8 @@ class Registry:
 
     @property
     def broken(self) -> list[BrokenPlugin]:
-        return self.host.broken
+        """Plugins that failed to import (the host's) or to register their components (this registry's)."""
+        return [*self.host.broken, *self._failed]
 
     def names(self, kind: str) -> list[str]:
         """Every usable name of ``kind``, sorted."""

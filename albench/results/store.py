@@ -14,13 +14,14 @@ import pyarrow.parquet as pq
 import torch
 
 from albench._atomic import atomic_write
+from albench.components import RUN_KINDS
 from albench.errors import AlbenchError
 
 __all__ = ["SCHEMA", "environment", "read_results", "result_path", "write_results"]
 
 _COMPONENT_COLUMNS = [
     field
-    for kind in ("dataset", "backbone", "superpixels", "labeling", "strategy")
+    for kind in RUN_KINDS
     for field in (
         pa.field(kind, pa.string()),
         pa.field(f"{kind}_params", pa.string()),

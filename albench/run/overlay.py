@@ -22,7 +22,7 @@ from albench.errors import AlbenchError
 from albench.host.registry import Registry
 from albench.results.selection_view import SelectionView
 from albench.results.store import file_metadata
-from albench.run.spec import ComponentSpec
+from albench.run.spec import ComponentSpec, open_component, version_drift
 from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = ["find_run_file", "load_selection_view"]
@@ -74,12 +74,10 @@ def load_selection_view(results_dir: Path, run: str, round_index: int, registry:
     parts: dict[str, Any] = {}
     for kind in ("dataset", "superpixels"):
         component = _component(spec, kind)
-        registration = registry.get(kind, component.name)
-        if registration.version != component.version:
-            notes.append(f"{kind} {component.name!r} is version {registration.version}, the run used "
-                         f"{component.version}: the superpixels shown may differ from the run's")
-        extra = {"root": data_root} if kind == "dataset" else {}
-        parts[kind] = registry.create(kind, component.name, dict(component.params), **extra).instance
+        drift = version_drift(registry, component)
+        if drift:
+            notes.append(f"{drift}: the superpixels shown may differ from the run's")
+        parts[kind] = open_component(registry, component, data_root=data_root)
     store = SuperpixelStore(cache_dir, parts["dataset"], parts["superpixels"], _component(spec, "dataset"),
                             _component(spec, "superpixels"))
     image_id = pool[index]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from albench.components import RUN_KINDS
 from albench.errors import ParameterError, ProtocolError
 from albench.params import resolve_params
 
@@ -112,7 +113,8 @@ class BenchmarkConfig:
 
 DEFAULT_CONFIG = BenchmarkConfig()
 
-_COMPONENT_SECTIONS = ("dataset", "backbone", "superpixels", "labeling")
+# Every run kind but the strategy, which a run gets from the command line (its parameters: [strategies.NAME]).
+_COMPONENT_SECTIONS = tuple(kind for kind in RUN_KINDS if kind != "strategy")
 _SECTIONS = ("protocol", *_COMPONENT_SECTIONS, "strategies", "seeds")
 
 

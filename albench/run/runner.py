@@ -20,7 +20,15 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from albench.components import Backbone, Dataset, LabelingScheme, SelectionContext, Strategy, SuperpixelMethod
+from albench.components import (
+    RUN_KINDS,
+    Backbone,
+    Dataset,
+    LabelingScheme,
+    SelectionContext,
+    Strategy,
+    SuperpixelMethod,
+)
 from albench.determinism import configure_determinism, derive_seed, numpy_generator
 from albench.errors import AlbenchError, DatasetError, ProtocolError
 from albench.host.registry import Registry
@@ -31,7 +39,7 @@ from albench.run.evaluation import confusion_matrix
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
-from albench.run.spec import KIND_ORDER, RunSpec
+from albench.run.spec import RunSpec, open_component
 from albench.run.superpixel_cache import SuperpixelStore
 from albench.run.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
@@ -81,12 +89,8 @@ class _Components:
 
 
 def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
-    built: dict[str, Any] = {}
-    for kind in KIND_ORDER:
-        component = spec.component(kind)
-        extra = {"root": data_root} if kind == "dataset" else {}
-        built[kind] = registry.create(kind, component.name, component.params, **extra).instance
-    return _Components(**built)
+    return _Components(**{kind: open_component(registry, spec.component(kind), data_root=data_root)
+                          for kind in RUN_KINDS})
 
 
 def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
@@ -222,7 +226,7 @@ class _Run:
         images, local = self.pool.locate(added)
         clicks_round = int(self.costs(added).sum())
         row: dict[str, Any] = {"run_id": spec.run_id, "protocol_hash": spec.protocol_hash}
-        for kind in KIND_ORDER:
+        for kind in RUN_KINDS:
             component = spec.component(kind)
             row[kind] = component.name
             row[f"{kind}_params"] = json.dumps(dict(component.params), sort_keys=True)

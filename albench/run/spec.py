@@ -10,17 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from albench.components import Dataset
+from albench.components import RUN_KINDS, Dataset
 from albench.host.registry import Registry
 from albench.params import params_to_dict
 from albench.run.protocol import BenchmarkConfig, Protocol
 
 __all__ = [
-    "KIND_ORDER", "ComponentSpec", "RunSpec", "canonical_hash", "resolve_component", "resolve_dataset",
-    "resolve_grid", "resolve_run",
+    "ComponentSpec", "RunSpec", "canonical_hash", "resolve_component", "resolve_dataset",
+    "open_component", "resolve_grid", "resolve_run", "version_drift",
 ]
 
-KIND_ORDER = ("dataset", "backbone", "superpixels", "labeling", "strategy")
 
 
 def canonical_hash(payload: Any, length: int = 16) -> str:
@@ -74,7 +73,7 @@ class RunSpec:
     def canonical(self) -> dict[str, Any]:
         """The JSON-ready spec whose hash is the run id."""
         return {
-            **{kind: self.component(kind).canonical() for kind in KIND_ORDER},
+            **{kind: self.component(kind).canonical() for kind in RUN_KINDS},
             "seed": self.seed,
             "protocol": dataclasses.asdict(self.protocol),
         }
@@ -97,10 +96,7 @@ class RunSpec:
 
 def _label(name: str, params: Any) -> str:
     """``name`` plus the parameters that differ from the defaults, e.g. ``oreal(aggregation=mean)``."""
-    try:
-        defaults = params_to_dict(type(params)())
-    except TypeError:  # a Params without defaults for every field
-        defaults = {}
+    defaults = params_to_dict(type(params)())  # every field has a default: checked at registration
     changed = {k: v for k, v in params_to_dict(params).items() if defaults.get(k, object()) != v}
     if not changed:
         return name
@@ -113,11 +109,28 @@ def resolve_component(registry: Registry, kind: str, name: str, params: Mapping[
     return ComponentSpec(kind, name, params_to_dict(resolved), registration.version, _label(name, resolved))
 
 
+def open_component(registry: Registry, component: ComponentSpec, *, data_root: Path | None = None) -> Any:
+    """An instance of the component a spec names, with the spec's parameters (a dataset reads ``data_root``).
+
+    The one way components are opened from a spec: a new run, a resumed one, and a finished run's stored spec.
+    """
+    extra = {"root": data_root} if component.kind == "dataset" else {}
+    return registry.create(component.kind, component.name, dict(component.params), **extra).instance
+
+
+def version_drift(registry: Registry, component: ComponentSpec) -> str | None:
+    """A note when the installed component's version differs from the one a stored spec recorded."""
+    installed = registry.get(component.kind, component.name).version
+    if installed == component.version:
+        return None
+    return f"{component.kind} {component.name!r} is version {installed}, the run used {component.version}"
+
+
 def resolve_dataset(registry: Registry, name: str, params: Mapping[str, Any],
                     data_root: Path | None) -> tuple[ComponentSpec, Dataset]:
     """The dataset's spec, with its identity, and the dataset itself (reading ``data_root`` fails early)."""
     spec = resolve_component(registry, "dataset", name, params)
-    dataset: Dataset = registry.create("dataset", name, spec.params, root=data_root).instance
+    dataset: Dataset = open_component(registry, spec, data_root=data_root)
     return dataclasses.replace(spec, identity=dataset.identity()), dataset
 
 

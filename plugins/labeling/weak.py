@@ -30,7 +30,7 @@ from albench.components import TrainingStage
 from albench.errors import ComponentError
 from albench.hookspecs import Register
 from albench.losses import CLASS_SET, REGION, merged_positive_loss, prototypical_pixel_loss
-from albench.protocol import Protocol
+from albench.run.protocol import Protocol
 
 MAX_CLASSES = 62  # class sets are int64 bitmasks
 
