@@ -14,9 +14,12 @@ from typing import Literal
 
 import torch
 
-__all__ = ["Aggregation", "PixelScore", "PoolStatistic", "RegionStatistic"]
+__all__ = ["Aggregation", "PixelScore", "PoolStatistic", "RegionAggregation", "RegionStatistic"]
 
+#: How the engine reduces a pixel score over a superpixel (``sum`` serves means and pool-weighted scores).
 Aggregation = Literal["max", "mean", "p95", "sum"]
+#: The aggregations a strategy offers its users: the paper's mean_agg, max_agg and 95th percentile.
+RegionAggregation = Literal["max", "mean", "p95"]
 
 
 class PixelScore(ABC):

@@ -13,7 +13,7 @@ from albench.adjacency import RegionGraph
 from albench.params import NoParams
 from albench.statistics import PoolStatistic, RegionStatistic
 
-__all__ = ["SelectionContext", "Strategy"]
+__all__ = ["ScoredStrategy", "SelectionContext", "Strategy"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,21 @@ class Strategy(ABC):
     @abstractmethod
     def select(self, context: SelectionContext) -> np.ndarray:
         """Region ids to annotate, in priority order, costing at most ``context.budget`` clicks."""
+
+
+class ScoredStrategy(Strategy):
+    """A strategy that gives every region a score: highest first, as far as the click budget goes.
+
+    Write :meth:`scores` only; :meth:`select` spends the budget in score order with
+    :func:`albench.selection.spend_in_score_order`, which handles regions that cost several clicks (weak labels)
+    and the protocol's ``overshoot``. Ties go to the lowest region id; NaN scores come last.
+    """
+
+    @abstractmethod
+    def scores(self, context: SelectionContext) -> np.ndarray:
+        """``(R,)`` a score for every region of the pool (labeled ones are ignored)."""
+
+    def select(self, context: SelectionContext) -> np.ndarray:
+        from albench.selection import spend_in_score_order
+
+        return spend_in_score_order(context, self.scores(context))

@@ -12,7 +12,7 @@ from pluggy import HookImpl
 from albench.components import KINDS
 from albench.errors import DuplicateComponentError, UnknownComponentError
 from albench.host.plugins import BrokenPlugin, PluginHost, load_plugins
-from albench.params import check_params_class, params_to_dict, resolve_params
+from albench.params import check_params_class, resolve_params
 
 __all__ = ["Component", "Registration", "Registry", "load_registry"]
 
@@ -44,9 +44,6 @@ class Component:
     @property
     def name(self) -> str:
         return self.registration.name
-
-    def params_dict(self) -> dict[str, Any]:
-        return params_to_dict(self.params)
 
 
 class Registry:

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from albench import Backbone, hookimpl
-from albench.hookspecs import Register
+from albench import Backbone, Register, hookimpl
 
 
 @dataclass(frozen=True)

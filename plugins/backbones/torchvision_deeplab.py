@@ -39,8 +39,7 @@ from albench_plugins.backbones._weights import (
 )
 from torch import nn
 
-from albench import Backbone, hookimpl
-from albench.hookspecs import Register
+from albench import Backbone, Register, hookimpl
 
 if TYPE_CHECKING:
     from torchvision.models import ResNet

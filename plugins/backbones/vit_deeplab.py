@@ -52,9 +52,8 @@ from albench_plugins.backbones._weights import (
 )
 from torch import nn
 
-from albench import Backbone, hookimpl
+from albench import Backbone, Register, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 
 if TYPE_CHECKING:
     from timm.models.vision_transformer import VisionTransformer

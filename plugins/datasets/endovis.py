@@ -33,9 +33,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import FileDataset, ImageRecord, check_crop_params, check_folds, check_probability, check_size_param
 from ._io import read_colour_labels

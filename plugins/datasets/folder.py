@@ -31,9 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import (
     FileDataset,

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from torchvision.datasets import VOCSegmentation
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import FileDataset, ImageRecord, check_folds, check_probability, check_size_param, check_zoom_max
 from ._io import read_index_labels

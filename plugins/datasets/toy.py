@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from albench import Dataset, Sample, Split, hookimpl
+from albench import Dataset, Register, Sample, Split, hookimpl
 from albench.components import holdout_split
-from albench.hookspecs import Register
 
 CLASSES = ("background", "disk", "square", "triangle", "ring", "cross", "diamond")
 # Relative frequency of each object class (long tail), and each class's stripe angle and period.

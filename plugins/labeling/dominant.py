@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench import LabelingScheme, RegionLabels, hookimpl
-from albench.hookspecs import Register
+from albench import LabelingScheme, RegionLabels, Register, hookimpl
 
 
 class DominantLabeling(LabelingScheme):

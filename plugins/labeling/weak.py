@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from albench import LabelingScheme, RegionLabels, hookimpl
+from albench import LabelingScheme, RegionLabels, Register, hookimpl
 from albench.components import TrainingStage
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 from albench.losses import CLASS_SET, REGION, merged_positive_loss, prototypical_pixel_loss
 from albench.run.protocol import Protocol
 

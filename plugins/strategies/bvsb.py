@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, spend_in_score_order
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
+from albench.selection import spend_in_score_order
+from albench.statistics import RegionAggregation
 from albench.uncertainty import BvsbMargin, BvsbRatio
 
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+from albench_plugins.strategies._variant import Variant
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
-from albench.selection import items_per_class
+from albench.selection import items_per_class, spend_in_score_order
+from albench.statistics import RegionAggregation
 from albench.uncertainty import Probabilities, ShannonEntropy
 
 # The ε the OREAL authors' code adds inside the logarithm of the entropy.

@@ -24,9 +24,8 @@ from itertools import islice
 
 import numpy as np
 
-from albench import SelectionContext, Strategy, hookimpl
+from albench import Register, SelectionContext, Strategy, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 from albench.selection import take_within_budget
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, spend_in_score_order
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, ScoredStrategy, SelectionContext, hookimpl
+from albench.statistics import RegionAggregation
 from albench.uncertainty import ShannonEntropy
 
 
@@ -25,7 +24,7 @@ class EntropyParams:
     aggregation: RegionAggregation = "mean"
 
 
-class EntropyStrategy(Strategy):
+class EntropyStrategy(ScoredStrategy):
     """Shannon entropy aggregated over each region; highest first."""
 
     name = "entropy"
@@ -35,8 +34,8 @@ class EntropyStrategy(Strategy):
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         return (RegionStatistic("entropy", ShannonEntropy(), self.params.aggregation),)
 
-    def select(self, context: SelectionContext) -> np.ndarray:
-        return spend_in_score_order(context, context.region_stats["entropy"][:, 0])
+    def scores(self, context: SelectionContext) -> np.ndarray:
+        return context.region_stats["entropy"][:, 0]
 
 
 @hookimpl

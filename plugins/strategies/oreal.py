@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.selection import allocate_items, take_within_budget, top_k
+from albench.statistics import RegionAggregation
 from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench import SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import Register, SelectionContext, Strategy, hookimpl
 from albench.selection import take_within_budget
 
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+from albench_plugins.strategies._variant import Variant
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
+from albench.selection import spend_in_score_order
+from albench.statistics import RegionAggregation
 from albench.uncertainty import BvsbRatio, PredictedClass
 
 

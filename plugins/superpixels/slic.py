@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.segmentation import slic
 
-from albench import SuperpixelMethod, hookimpl
-from albench.hookspecs import Register
+from albench import Register, SuperpixelMethod, hookimpl
 
 
 @dataclass(frozen=True)
