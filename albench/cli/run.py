@@ -98,7 +98,7 @@ def summary_table(outcome: RunOutcome) -> Table:
 
 def run(
     strategy: Annotated[list[str], typer.Option("--strategy", "-s", help="Query strategy; repeat for several.")] = [],  # noqa: B006
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol file (TOML); default: the embedded toy benchmark.")] = None,
+    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol: a bundled name (default, voc, cityscapes, endovis, monarch) or a TOML file; default: the embedded toy benchmark.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     backbone: Annotated[str | None, typer.Option(help="Backbone plugin.")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin.")] = None,

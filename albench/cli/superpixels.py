@@ -114,7 +114,7 @@ def render_tables(data: dict[str, Any]) -> list[Table]:
 def stats(
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin (default: the protocol's).")] = None,
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol file to take the dataset and superpixels from.")] = None,
+    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol (bundled name or TOML file) to take the dataset and superpixels from.")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="dataset.PARAM=VALUE or superpixels.PARAM=VALUE; repeatable.")] = [],  # noqa: B006
     seed: Annotated[int | None, typer.Option(help="Split seed: the pool of this seed is measured [default: the protocol's first].")] = None,
     data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,

@@ -17,7 +17,7 @@ from albench._atomic import atomic_write
 from albench.components import RUN_KINDS
 from albench.errors import AlbenchError
 
-__all__ = ["SCHEMA", "environment", "read_results", "result_path", "write_results"]
+__all__ = ["SCHEMA", "check_row", "environment", "read_results", "result_path", "write_results"]
 
 _COMPONENT_COLUMNS = [
     field
@@ -115,8 +115,20 @@ def environment(device: torch.device) -> dict[str, str]:
     }
 
 
+def check_row(row: Mapping[str, Any]) -> None:
+    """Refuse a row whose columns are not exactly :data:`SCHEMA`'s: pyarrow would silently drop an unknown
+    column and write a missing one as null, so a runner and a schema out of step would lose data unnoticed."""
+    missing = [name for name in SCHEMA.names if name not in row]
+    unknown = [name for name in row if name not in SCHEMA.names]
+    if missing or unknown:
+        raise ValueError(f"results row does not match the schema: missing {missing or 'none'}, unknown "
+                         f"{unknown or 'none'}; add new columns to albench.results.store.SCHEMA and the README")
+
+
 def write_results(path: Path, rows: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]) -> None:
     """Write ``rows`` to ``path`` atomically (temporary file, then rename); ``metadata`` goes in the footer."""
+    for row in rows:
+        check_row(row)
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=SCHEMA)
     table = table.replace_schema_metadata({f"albench.{k}": json.dumps(v) for k, v in metadata.items()})
     atomic_write(path, lambda temporary: pq.write_table(table, temporary))

@@ -27,7 +27,15 @@ from albench.components import RUN_KINDS
 from albench.errors import ParameterError, ProtocolError
 from albench.params import resolve_params
 
-__all__ = ["DEFAULT_CONFIG", "BenchmarkConfig", "ComponentChoice", "Protocol", "load_protocol_file"]
+__all__ = [
+    "BUNDLED_PROTOCOLS",
+    "DEFAULT_CONFIG",
+    "BenchmarkConfig",
+    "ComponentChoice",
+    "Protocol",
+    "find_protocol_file",
+    "load_protocol_file",
+]
 
 
 @dataclass(frozen=True)
@@ -118,8 +126,28 @@ _COMPONENT_SECTIONS = tuple(kind for kind in RUN_KINDS if kind != "strategy")
 _SECTIONS = ("protocol", *_COMPONENT_SECTIONS, "strategies", "seeds")
 
 
-def load_protocol_file(path: Path) -> BenchmarkConfig:
-    """Read and check a protocol file; errors name the file and the field."""
+#: The protocol files shipped with albench (package data): the paper's datasets and the embedded default.
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parent / "protocols"
+
+
+def find_protocol_file(value: str | Path) -> Path:
+    """A protocol file by path, or by the name of a bundled one (``voc`` → the shipped ``voc.toml``)."""
+    path = Path(value)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    bundled = BUNDLED_PROTOCOLS / f"{path.name}.toml"
+    if bundled.is_file():
+        return bundled
+    names = sorted(p.stem for p in BUNDLED_PROTOCOLS.glob("*.toml"))
+    close = difflib.get_close_matches(path.name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ProtocolError(f"protocol {str(value)!r} is neither a file nor a bundled protocol.{hint} "
+                        f"Bundled: {', '.join(names)}; or pass the path of a TOML file")
+
+
+def load_protocol_file(value: str | Path) -> BenchmarkConfig:
+    """Read and check a protocol file (a path, or a bundled protocol's name); errors name the file and field."""
+    path = find_protocol_file(value)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
