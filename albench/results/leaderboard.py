@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from albench.errors import ParameterError
-from albench.results.tables import Cell, Column, Grid, Row, mark_best, stat_cell
 from albench.results.runs import ConventionChoice, Run
+from albench.results.tables import Cell, Column, Grid, Row, mark_best, stat_cell
 
 __all__ = ["AVERAGE", "METRIC_HELP", "Metric", "dataset_columns", "leaderboard", "parse_metric", "table_groups"]
 

@@ -28,9 +28,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from albench.errors import AlbenchError  # noqa: E402
-from albench.results.tables import Grid
-from albench.results.selection_view import SelectionView
 from albench.results.runs import ConventionChoice, Run
+from albench.results.selection_view import SelectionView
+from albench.results.tables import Grid
 
 __all__ = ["FORMATS", "class_distribution_figure", "curves_figure", "per_class_gain_figure", "save_figure",
            "selection_figure"]

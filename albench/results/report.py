@@ -20,11 +20,11 @@ from dataclasses import replace
 import numpy as np
 
 from albench.errors import AlbenchError
-from albench.results.tables import Cell, Column, Grid, Row, Scalar, stat_cell
 from albench.results.leaderboard import AVERAGE, column_key, dataset_columns, leaderboard, parse_metric, table_groups
 from albench.results.metrics import Convention, aualc_per_class
 from albench.results.paper import BACKBONES, DATASETS, Published, paper_dataset, published
 from albench.results.runs import ConventionChoice, Run
+from albench.results.tables import Cell, Column, Grid, Row, Scalar, stat_cell
 
 __all__ = ["ablation_table", "add_reference_rows", "gini_table", "mean_vs_max_table", "per_class_gain", "run_records"]
 
