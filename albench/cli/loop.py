@@ -26,8 +26,9 @@ from albench.run.protocol import DEFAULT_CONFIG, ComponentChoice, load_protocol_
 from albench.run.runner import resolve_device
 from albench.run.spec import resolve_component, resolve_dataset
 
-app = typer.Typer(help="Query your own images, label the regions in Label Studio (or CVAT), train, repeat.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Query your own images, label the regions in Label Studio (or CVAT), train, repeat.", no_args_is_help=True
+)
 
 DirArgument = Annotated[Path, typer.Argument(help="The loop directory.")]
 DeviceOption = Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N, mps.")]
@@ -38,10 +39,14 @@ def init(
     directory: DirArgument,
     images: Annotated[Path, typer.Option(help="Folder of images (png, jpg, ...; any subfolders).")],
     classes: Annotated[Path, typer.Option(help="Text file, one class name per line (line i is class i).")],
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol file to start from (as for `albench run`).")] = None,
+    protocol: Annotated[
+        Path | None, typer.Option("--protocol", "-p", help="Protocol file to start from (as for `albench run`).")
+    ] = None,
     backbone: Annotated[str | None, typer.Option(help="Backbone plugin.")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin.")] = None,
-    labeling: Annotated[str | None, typer.Option(help="dominant (one class per region) or weak (every class present).")] = None,
+    labeling: Annotated[
+        str | None, typer.Option(help="dominant (one class per region) or weak (every class present).")
+    ] = None,
     image_size: Annotated[int, typer.Option(help="Working size (square); 0 keeps the images' own size.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the initial random set, training and queries.")] = 0,
 ) -> None:
@@ -67,17 +72,23 @@ def init(
         dataset_params["classes"] = str(directory / "classes.txt")
         config = dataclasses.replace(config, dataset=ComponentChoice("images", dataset_params))
         workspace = Workspace.create(directory, images, classes, seed, config, image_ids)
-        out.print(f"loop {workspace.root}: {len(image_ids)} images, {len(dataset.classes)} classes "
-                  f"({', '.join(dataset.classes)}), labeling {config.labeling.name}, seed {seed}")
+        out.print(
+            f"loop {workspace.root}: {len(image_ids)} images, {len(dataset.classes)} classes "
+            f"({', '.join(dataset.classes)}), labeling {config.labeling.name}, seed {seed}"
+        )
         out.print(f"next: albench loop query {directory} --strategy oreal --budget 50")
 
 
 @app.command("query")
 def query(
     directory: DirArgument,
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Query strategy (round 0 is always the seeded random set).")] = "oreal",
+    strategy: Annotated[
+        str, typer.Option("--strategy", "-s", help="Query strategy (round 0 is always the seeded random set).")
+    ] = "oreal",
     budget: Annotated[int | None, typer.Option(help="Clicks this round, Q (default: the protocol's).")] = None,
-    again: Annotated[bool, typer.Option("--again", help="Query a round anew that was queried but not trained.")] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help="Query a round anew that was queried but not trained.")
+    ] = False,
     device: DeviceOption = "cpu",
 ) -> None:
     """Choose the next round's regions; write Label Studio tasks + config, CVAT XML and previews."""
@@ -85,17 +96,22 @@ def query(
         resolve_device(device)
         workspace = Workspace(directory)
         with RichProgress() as progress:
-            session = LoopSession(workspace, load_registry(), strategy=strategy, budget=budget, device=device,
-                                  progress=progress)
+            session = LoopSession(
+                workspace, load_registry(), strategy=strategy, budget=budget, device=device, progress=progress
+            )
             round_index = session.trained_rounds
             if any(s.round == round_index for s in workspace.selections()) and not again:
-                raise AlbenchError(f"round {round_index} was already queried ({workspace.round_dir(round_index)}); "
-                                   f"import its labels and run `albench loop train {directory}`, or pass --again")
+                raise AlbenchError(
+                    f"round {round_index} was already queried ({workspace.round_dir(round_index)}); "
+                    f"import its labels and run `albench loop train {directory}`, or pass --again"
+                )
             selection = session.query()
             workspace.save_selection(selection)
             files = write_round_files(session, selection)
-        out.print(f"round {round_index}: {len(selection.regions)} regions ({sum(selection.costs)} clicks) chosen by "
-                  f"{selection.strategy if round_index else 'the seeded random initial set'}")
+        out.print(
+            f"round {round_index}: {len(selection.regions)} regions ({sum(selection.costs)} clicks) chosen by "
+            f"{selection.strategy if round_index else 'the seeded random initial set'}"
+        )
         out.print(f"  Label Studio: create a project with the labeling config {files.config}, import {files.tasks}")
         out.print(f"  CVAT: {files.cvat} (images beside it)   previews: {files.previews}")
         out.print(f"next: label them, export the project as JSON, then albench loop import {directory} EXPORT.json")
@@ -114,8 +130,10 @@ def import_(
         outcome = import_answers(workspace, export, classes, multiple=config.labeling.name == "weak")
         for problem in outcome.problems:
             err.print(f"[yellow]problem:[/] {problem}", highlight=False)
-        out.print(f"{export}: {len(outcome.recorded)} answers recorded, {outcome.duplicates} already recorded, "
-                  f"{outcome.unanswered} tasks not answered yet, {len(outcome.problems)} problems")
+        out.print(
+            f"{export}: {len(outcome.recorded)} answers recorded, {outcome.duplicates} already recorded, "
+            f"{outcome.unanswered} tasks not answered yet, {len(outcome.problems)} problems"
+        )
         if outcome.problems:
             raise typer.Exit(1)
 
@@ -123,7 +141,9 @@ def import_(
 @app.command("train")
 def train(
     directory: DirArgument,
-    val: Annotated[Path | None, typer.Option(help="Folder with images/ and masks/ (label PNGs) to measure mIoU on; remembered.")] = None,
+    val: Annotated[
+        Path | None, typer.Option(help="Folder with images/ and masks/ (label PNGs) to measure mIoU on; remembered.")
+    ] = None,
     device: DeviceOption = "cpu",
 ) -> None:
     """Train on every labeled region with the benchmark's training (all stages); save the model."""
@@ -136,12 +156,15 @@ def train(
             session = LoopSession(workspace, load_registry(), device=device, progress=progress)
             outcome = session.train(workspace.selections(), workspace.val)
         if outcome.unanswered:
-            err.print(f"note: {outcome.unanswered} regions of round {outcome.round} have no answer yet; they stay "
-                      "unlabeled (a later import adds them to the next training)")
+            err.print(
+                f"note: {outcome.unanswered} regions of round {outcome.round} have no answer yet; they stay "
+                "unlabeled (a later import adds them to the next training)"
+            )
         quality = outcome.row["val_miou"]
         shown = f", validation mIoU {100 * quality:.1f}" if quality is not None else " (no --val: quality not measured)"
-        out.print(f"round {outcome.round}: trained on {outcome.row['labeled_regions']} regions "
-                  f"(+{outcome.added}){shown}")
+        out.print(
+            f"round {outcome.round}: trained on {outcome.row['labeled_regions']} regions (+{outcome.added}){shown}"
+        )
         out.print(f"next: albench loop query {directory}")
 
 
@@ -161,9 +184,16 @@ def status(directory: DirArgument) -> None:
             row = rows[selection.round] if selection.round < len(rows) else None
             answered = sum(region in book for region in selection.regions)
             quality = row.get("val_miou") if row else None
-            rounds.add_row(str(selection.round), selection.strategy if selection.round else "random (initial)",
-                           str(len(selection.regions)), str(answered), str(row["labeled_regions"]) if row else "–",
-                           str(row["clicks_spent"]) if row else "–", f"{100 * quality:.1f}" if quality is not None else "–")
+            assert quality is None or isinstance(quality, float)
+            rounds.add_row(
+                str(selection.round),
+                selection.strategy if selection.round else "random (initial)",
+                str(len(selection.regions)),
+                str(answered),
+                str(row["labeled_regions"]) if row else "–",
+                str(row["clicks_spent"]) if row else "–",
+                f"{100 * quality:.1f}" if quality is not None else "–",
+            )
         out.print(rounds)
         regions = np.zeros(len(classes), dtype=np.int64)
         clicks = np.zeros(len(classes), dtype=np.int64)
@@ -183,8 +213,10 @@ def status(directory: DirArgument) -> None:
             per_class.add_row(name, str(regions[c]), str(clicks[c]), f"{100 * regions[c] / total:.1f}%")
         out.print(per_class)
         balance = f"{gini(regions):.3f}" if regions.sum() else "–"
-        out.print(f"class-balance Gini of the labeled regions: {balance} (0 = balanced); "
-                  f"{len(book.latest)} regions answered, {skipped} skipped as unlabelable")
+        out.print(
+            f"class-balance Gini of the labeled regions: {balance} (0 = balanced); "
+            f"{len(book.latest)} regions answered, {skipped} skipped as unlabelable"
+        )
 
 
 @app.command("predict")
@@ -217,7 +249,9 @@ def predict(
 def answer(
     directory: DirArgument,
     masks: Annotated[Path, typer.Option(help="Folder of full masks, <image id>.png, to answer from.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the answers (Label Studio JSON export format).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the answers (Label Studio JSON export format).")
+    ],
     annotator: Annotated[str, typer.Option(help="Who the export says answered.")] = "simulated@albench",
 ) -> None:
     """A simulated annotator: answer the last queried round from full masks, as the benchmark's oracle would."""
@@ -245,8 +279,10 @@ def example(
         params = {**DEFAULT_CONFIG.dataset.params, "num_images": images}
         _, dataset = resolve_dataset(registry, DEFAULT_CONFIG.dataset.name, params, None)
         pool, evaluation = write_example(out_dir, dataset, seed)
-        out.print(f"{out_dir}: images/ ({pool} pool images), classes.txt, masks/ (for `albench loop answer`), "
-                  f"val/ ({evaluation} images with masks)")
+        out.print(
+            f"{out_dir}: images/ ({pool} pool images), classes.txt, masks/ (for `albench loop answer`), "
+            f"val/ ({evaluation} images with masks)"
+        )
 
 
 def _classes(workspace: Workspace) -> tuple[str, ...]:

@@ -19,18 +19,20 @@ from albench._atomic import atomic_write
 
 __all__ = ["Answer", "LabelBook", "read_answers", "record_answers"]
 
-SCHEMA = pa.schema([
-    ("answer_id", pa.string()),
-    ("round", pa.int64()),
-    ("image_id", pa.string()),
-    ("superpixel", pa.int64()),
-    ("classes", pa.list_(pa.int64())),
-    ("class_names", pa.list_(pa.string())),
-    ("annotator", pa.string()),
-    ("answered_at", pa.string()),
-    ("tool", pa.string()),
-    ("source", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("answer_id", pa.string()),
+        ("round", pa.int64()),
+        ("image_id", pa.string()),
+        ("superpixel", pa.int64()),
+        ("classes", pa.list_(pa.int64())),
+        ("class_names", pa.list_(pa.string())),
+        ("annotator", pa.string()),
+        ("answered_at", pa.string()),
+        ("tool", pa.string()),
+        ("source", pa.string()),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def read_answers(path: Path) -> list[Answer]:
     if not path.exists():
         return []
     rows = pq.read_table(path).to_pylist()
-    return [Answer(**{**row, "classes": tuple(row["classes"]), "class_names": tuple(row["class_names"])}) for row in rows]
+    return [
+        Answer(**{**row, "classes": tuple(row["classes"]), "class_names": tuple(row["class_names"])}) for row in rows
+    ]
 
 
 def record_answers(path: Path, answers: Iterable[Answer]) -> tuple[list[Answer], int]:

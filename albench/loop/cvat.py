@@ -27,7 +27,7 @@ def cvat_rle(mask: np.ndarray) -> tuple[str, int, int, int, int]:
     """``(rle, left, top, width, height)`` of a boolean mask with at least one pixel set."""
     ys, xs = np.nonzero(mask)
     top, left, bottom, right = int(ys.min()), int(xs.min()), int(ys.max()), int(xs.max())
-    crop = mask[top:bottom + 1, left:right + 1].reshape(-1).astype(np.int8)
+    crop = mask[top : bottom + 1, left : right + 1].reshape(-1).astype(np.int8)
     change = np.flatnonzero(np.diff(crop)) + 1
     runs = np.diff(np.concatenate([[0], change, [crop.size]])).tolist()
     if crop[0]:
@@ -42,8 +42,12 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attributes: st
     return element
 
 
-def write_cvat(path: Path, task_name: str, classes: Sequence[str],
-               images: Sequence[tuple[str, str, tuple[int, int], list[tuple[int, np.ndarray]]]]) -> None:
+def write_cvat(
+    path: Path,
+    task_name: str,
+    classes: Sequence[str],
+    images: Sequence[tuple[str, str, tuple[int, int], list[tuple[int, np.ndarray]]]],
+) -> None:
     """``images``: (image id, file name under images/, (height, width), [(superpixel, mask)]) per image."""
     root = ET.Element("annotations")
     _sub(root, "version", "1.1")
@@ -57,22 +61,40 @@ def write_cvat(path: Path, task_name: str, classes: Sequence[str],
         _sub(label, "name", name)
         _sub(label, "type", "mask")
         attribute = _sub(_sub(label, "attributes"), "attribute")
-        for key, value in (("name", ATTRIBUTE), ("mutable", "False"), ("input_type", "text"),
-                           ("default_value", ""), ("values", "")):
+        for key, value in (
+            ("name", ATTRIBUTE),
+            ("mutable", "False"),
+            ("input_type", "text"),
+            ("default_value", ""),
+            ("values", ""),
+        ):
             _sub(attribute, key, value)
     for frame, (image_id, file_name, (height, width), regions) in enumerate(images):
         image = _sub(root, "image", id=str(frame), name=file_name, width=str(width), height=str(height))
         for superpixel, mask in regions:
             rle, left, top, w, h = cvat_rle(mask)
-            shape = _sub(image, "mask", label=UNLABELED, source="albench", occluded="0", rle=rle, left=str(left),
-                         top=str(top), width=str(w), height=str(h), z_order="0")
+            shape = _sub(
+                image,
+                "mask",
+                label=UNLABELED,
+                source="albench",
+                occluded="0",
+                rle=rle,
+                left=str(left),
+                top=str(top),
+                width=str(w),
+                height=str(h),
+                z_order="0",
+            )
             _sub(shape, "attribute", f"{image_id}#{superpixel}", name=ATTRIBUTE)
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def read_cvat(path: Path, *, asked: dict[tuple[str, int], int], classes: Sequence[str], multiple: bool) -> ExportReading:
+def read_cvat(
+    path: Path, *, asked: dict[tuple[str, int], int], classes: Sequence[str], multiple: bool
+) -> ExportReading:
     """The answers of a labeled CVAT XML: the classes given to each region's shapes."""
     reading = ExportReading()
     try:
@@ -81,7 +103,9 @@ def read_cvat(path: Path, *, asked: dict[tuple[str, int], int], classes: Sequenc
         reading.problems.append(f"{path}: not a readable CVAT XML file ({error})")
         return reading
     if root.tag != "annotations":
-        reading.problems.append(f"{path}: not a CVAT for images file (root element <{root.tag}>, expected <annotations>)")
+        reading.problems.append(
+            f"{path}: not a CVAT for images file (root element <{root.tag}>, expected <annotations>)"
+        )
         return reading
     owner = root.findtext("meta/task/owner/username") or root.findtext("meta/job/owner/username") or "unknown"
     dumped = root.findtext("meta/dumped") or ""
@@ -109,14 +133,24 @@ def read_cvat(path: Path, *, asked: dict[tuple[str, int], int], classes: Sequenc
     for region, names in given.items():
         unique = sorted(set(names), key=classes.index)
         if len(unique) > 1 and not multiple:
-            reading.problems.append(f"{path}: region {region[0]}#{region[1]} has {len(unique)} classes "
-                                    f"({', '.join(unique)}) but dominant labels take one; skipped")
+            reading.problems.append(
+                f"{path}: region {region[0]}#{region[1]} has {len(unique)} classes "
+                f"({', '.join(unique)}) but dominant labels take one; skipped"
+            )
             continue
         ids = tuple(classes.index(name) for name in unique)
-        reading.answers.append(Answer(
-            answer_id=f"cvat:{region[0]}#{region[1]}:{'+'.join(unique)}:{dumped}", round=asked[region],
-            image_id=region[0], superpixel=region[1], classes=ids, class_names=tuple(unique), annotator=owner,
-            answered_at=dumped, tool="cvat", source=str(path),
-        ))
+        reading.answers.append(
+            Answer(
+                answer_id=f"cvat:{region[0]}#{region[1]}:{'+'.join(unique)}:{dumped}",
+                round=asked[region],
+                image_id=region[0],
+                superpixel=region[1],
+                classes=ids,
+                class_names=tuple(unique),
+                annotator=owner,
+                answered_at=dumped,
+                tool="cvat",
+                source=str(path),
+            )
+        )
     return reading
-

@@ -25,8 +25,10 @@ class ImportOutcome:
 def import_answers(workspace: Workspace, path: Path, classes: tuple[str, ...], multiple: bool) -> ImportOutcome:
     """Check every answer of ``path`` against the regions asked for; record the valid ones not recorded yet."""
     if not path.is_file():
-        raise AlbenchError(f"{path} does not exist: pass the JSON file Label Studio exported (Export → JSON) or a "
-                           "CVAT for images XML file")
+        raise AlbenchError(
+            f"{path} does not exist: pass the JSON file Label Studio exported (Export → JSON) or a "
+            "CVAT for images XML file"
+        )
     asked: dict[tuple[str, int], int] = {}
     for selection in workspace.selections():
         for region in selection.regions:
@@ -39,8 +41,10 @@ def import_answers(workspace: Workspace, path: Path, classes: tuple[str, ...], m
     else:
         data = load_json(path)
         if data is None:
-            raise AlbenchError(f"{path} is not JSON: export the Label Studio project in the JSON format, or pass a "
-                               "CVAT for images .xml file")
+            raise AlbenchError(
+                f"{path} is not JSON: export the Label Studio project in the JSON format, or pass a "
+                "CVAT for images .xml file"
+            )
         reading = read_export(path, data, loop_id=workspace.loop_id, asked=asked, classes=classes, multiple=multiple)
     recorded, duplicates = record_answers(workspace.labels_path, reading.answers)
     return ImportOutcome(recorded, duplicates, reading.unanswered, reading.problems)

@@ -32,8 +32,11 @@ TO_NAME = "image"
 
 def labeling_config(classes: Sequence[str], multiple: bool) -> str:
     """The XML labeling config: the outlined region and one (or several) class choices."""
-    question = ("Which classes appear inside the outlined region? Tick every one." if multiple
-                else "Which class covers most of the outlined region?")
+    question = (
+        "Which classes appear inside the outlined region? Tick every one."
+        if multiple
+        else "Which class covers most of the outlined region?"
+    )
     choices = "\n".join(f"    <Choice value={quoteattr(name)}/>" for name in classes)
     return (
         "<View>\n"
@@ -55,9 +58,16 @@ def png_data_uri(picture: np.ndarray) -> str:
 
 def task(loop_id: str, round_index: int, image_id: str, superpixel: int, picture: np.ndarray) -> dict[str, Any]:
     """One Label Studio task asking about one region."""
-    return {"data": {"image": png_data_uri(picture), "albench_loop": loop_id, "albench_round": round_index,
-                     "albench_image": image_id, "albench_superpixel": superpixel,
-                     "albench_region": f"{image_id}#{superpixel}"}}
+    return {
+        "data": {
+            "image": png_data_uri(picture),
+            "albench_loop": loop_id,
+            "albench_round": round_index,
+            "albench_image": image_id,
+            "albench_superpixel": superpixel,
+            "albench_region": f"{image_id}#{superpixel}",
+        }
+    }
 
 
 @dataclass
@@ -75,13 +85,15 @@ def _annotator(value: Any) -> str:
     return f"user {value}" if value is not None else "unknown"
 
 
-def read_export(path: Path, data: Any, *, loop_id: str, asked: dict[tuple[str, int], int], classes: Sequence[str],
-                multiple: bool) -> ExportReading:
+def read_export(
+    path: Path, data: Any, *, loop_id: str, asked: dict[tuple[str, int], int], classes: Sequence[str], multiple: bool
+) -> ExportReading:
     """Check every answer of a parsed JSON export against the regions asked for (region → round)."""
     reading = ExportReading()
     if not isinstance(data, list):
-        reading.problems.append(f"{path}: not a Label Studio JSON export (expected a list of tasks); export with "
-                                "the JSON format")
+        reading.problems.append(
+            f"{path}: not a Label Studio JSON export (expected a list of tasks); export with the JSON format"
+        )
         return reading
     for position, item in enumerate(data):
         where = f"{path}: task {item.get('id', f'#{position}') if isinstance(item, dict) else f'#{position}'}"
@@ -90,17 +102,21 @@ def read_export(path: Path, data: Any, *, loop_id: str, asked: dict[tuple[str, i
             reading.problems.append(f"{where}: not an albench task (no data.albench_image/albench_superpixel); skipped")
             continue
         if fields.get("albench_loop") != loop_id:
-            reading.problems.append(f"{where}: belongs to another loop ({fields.get('albench_loop')!r}, this is "
-                                    f"{loop_id!r}); skipped")
+            reading.problems.append(
+                f"{where}: belongs to another loop ({fields.get('albench_loop')!r}, this is {loop_id!r}); skipped"
+            )
             continue
         try:
             region = (str(fields["albench_image"]), int(fields["albench_superpixel"]))
         except (TypeError, ValueError):
-            reading.problems.append(f"{where}: albench_superpixel {fields['albench_superpixel']!r} is not an integer; skipped")
+            reading.problems.append(
+                f"{where}: albench_superpixel {fields['albench_superpixel']!r} is not an integer; skipped"
+            )
             continue
         if region not in asked:
-            reading.problems.append(f"{where}: region {region[0]}#{region[1]} was not asked for by any round of this "
-                                    "loop; skipped")
+            reading.problems.append(
+                f"{where}: region {region[0]}#{region[1]} was not asked for by any round of this loop; skipped"
+            )
             continue
         annotations = [a for a in item.get("annotations") or [] if isinstance(a, dict)]
         if not annotations:
@@ -113,8 +129,16 @@ def read_export(path: Path, data: Any, *, loop_id: str, asked: dict[tuple[str, i
     return reading
 
 
-def _answer(where: str, annotation: dict[str, Any], region: tuple[str, int], round_index: int,
-            classes: Sequence[str], multiple: bool, path: Path, problems: list[str]) -> Answer | None:
+def _answer(
+    where: str,
+    annotation: dict[str, Any],
+    region: tuple[str, int],
+    round_index: int,
+    classes: Sequence[str],
+    multiple: bool,
+    path: Path,
+    problems: list[str],
+) -> Answer | None:
     where = f"{where}, annotation {annotation.get('id', '?')}"
     chosen: list[str] = []
     if not annotation.get("was_cancelled"):
@@ -126,17 +150,27 @@ def _answer(where: str, annotation: dict[str, Any], region: tuple[str, int], rou
             return None
     unknown = [name for name in chosen if name not in classes]
     if unknown:
-        problems.append(f"{where}: {', '.join(map(repr, unknown))} is not a class of this loop ({', '.join(classes)}); skipped")
+        problems.append(
+            f"{where}: {', '.join(map(repr, unknown))} is not a class of this loop ({', '.join(classes)}); skipped"
+        )
         return None
     if len(chosen) > 1 and not multiple:
-        problems.append(f"{where}: {len(chosen)} classes chosen ({', '.join(chosen)}) but dominant labels take one; skipped")
+        problems.append(
+            f"{where}: {len(chosen)} classes chosen ({', '.join(chosen)}) but dominant labels take one; skipped"
+        )
         return None
     ids = tuple(sorted({classes.index(name) for name in chosen}))
     return Answer(
         answer_id=f"label-studio:{annotation.get('id')}:{annotation.get('updated_at') or annotation.get('created_at')}",
-        round=round_index, image_id=region[0], superpixel=region[1], classes=ids,
-        class_names=tuple(classes[i] for i in ids), annotator=_annotator(annotation.get("completed_by")),
-        answered_at=str(annotation.get("created_at") or ""), tool="label-studio", source=str(path),
+        round=round_index,
+        image_id=region[0],
+        superpixel=region[1],
+        classes=ids,
+        class_names=tuple(classes[i] for i in ids),
+        annotator=_annotator(annotation.get("completed_by")),
+        answered_at=str(annotation.get("created_at") or ""),
+        tool="label-studio",
+        source=str(path),
     )
 
 

@@ -1,10 +1,10 @@
 """What a query writes for the annotator: Label Studio tasks and config, CVAT XML, preview PNGs.
 
-    rounds/round-NNN/selection.json            the regions asked for (written by the workspace)
-    rounds/round-NNN/label-studio/tasks.json   one task per region (import into a project)
-    rounds/round-NNN/label-studio/config.xml   the project's labeling config
-    rounds/round-NNN/cvat/annotations.xml      the same regions for CVAT, with images/ beside it
-    rounds/round-NNN/preview/<image>.png       each image with its selected regions outlined
+rounds/round-NNN/selection.json            the regions asked for (written by the workspace)
+rounds/round-NNN/label-studio/tasks.json   one task per region (import into a project)
+rounds/round-NNN/label-studio/config.xml   the project's labeling config
+rounds/round-NNN/cvat/annotations.xml      the same regions for CVAT, with images/ beside it
+rounds/round-NNN/preview/<image>.png       each image with its selected regions outlined
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def _boundary(mask: np.ndarray, width: int) -> np.ndarray:
         shrunk[:, 1:] &= inner[:, :-1]
         shrunk[:, :-1] &= inner[:, 1:]
         inner = shrunk
-    return mask & ~inner
+    edge: np.ndarray = mask & ~inner
+    return edge
 
 
 def _enlarge(array: np.ndarray, factor: int) -> np.ndarray:
@@ -88,8 +89,15 @@ def write_round_files(session: LoopSession, selection: Selection) -> RoundFiles:
         image = dataset.load(image_id).image
         labels = session.run.store.get(image_id).labels
         for superpixel in superpixels:
-            tasks.append(task(workspace.loop_id, selection.round, image_id, superpixel,
-                              outline_picture(image, labels, [superpixel])))
+            tasks.append(
+                task(
+                    workspace.loop_id,
+                    selection.round,
+                    image_id,
+                    superpixel,
+                    outline_picture(image, labels, [superpixel]),
+                )
+            )
         preview = previews / f"{image_id}.png"
         preview.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(outline_picture(image, labels, superpixels)).save(preview)
@@ -104,7 +112,12 @@ def write_round_files(session: LoopSession, selection: Selection) -> RoundFiles:
         for superpixel in superpixels:
             mask = labels == superpixel
             if mask.shape != (height, width):
-                mask = np.array(Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height), Image.Resampling.NEAREST)) > 0
+                mask = (
+                    np.array(
+                        Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height), Image.Resampling.NEAREST)
+                    )
+                    > 0
+                )
             if mask.any():
                 masks.append((superpixel, mask))
         cvat_images.append((image_id, file_name, (height, width), masks))

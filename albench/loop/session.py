@@ -45,8 +45,16 @@ class TrainOutcome:
 class LoopSession:
     """The runner's state for one loop directory (see the module docstring)."""
 
-    def __init__(self, workspace: Workspace, registry: Registry, *, strategy: str | None = None,
-                 budget: int | None = None, device: str = "cpu", progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        registry: Registry,
+        *,
+        strategy: str | None = None,
+        budget: int | None = None,
+        device: str = "cpu",
+        progress: Progress | None = None,
+    ) -> None:
         self.workspace = workspace
         self.registry = registry
         self.progress = progress or NullProgress()
@@ -55,25 +63,39 @@ class LoopSession:
         if budget is not None:
             changes["budget"] = budget
         config = dataclasses.replace(config, protocol=config.protocol.replace(**changes))
-        self.spec: RunSpec = resolve_run(registry, config, strategy or "random", workspace.seed, data_root=workspace.images)
+        self.spec: RunSpec = resolve_run(
+            registry, config, strategy or "random", workspace.seed, data_root=workspace.images
+        )
         parts = _instantiate(registry, self.spec, workspace.images)
         missing = sorted(set(workspace.image_ids) - set(parts.dataset.image_ids()))
         if missing:
-            raise AlbenchError(f"{len(missing)} images of the loop's index are no longer in {workspace.images} "
-                               f"(first: {missing[0]!r}); put them back or start a new loop")
+            raise AlbenchError(
+                f"{len(missing)} images of the loop's index are no longer in {workspace.images} "
+                f"(first: {missing[0]!r}); put them back or start a new loop"
+            )
         options = RunOptions(results_dir=workspace.root, cache_dir=workspace.cache_dir, device=device)
-        self.run = _Run(self.spec, parts, options, self.progress, split=Split(pool=workspace.image_ids, val=()),
-                        regions=self.regions)
+        self.run = _Run(
+            self.spec,
+            parts,
+            options,
+            self.progress,
+            split=Split(pool=workspace.image_ids, val=()),
+            regions=self.regions,
+        )
         if self.spec.protocol.patience is not None:
-            raise AlbenchError(f"{workspace.root / 'protocol.toml'}: patience needs a validation split, which a loop "
-                               "does not have; remove patience from [protocol]")
+            raise AlbenchError(
+                f"{workspace.root / 'protocol.toml'}: patience needs a validation split, which a loop "
+                "does not have; remove patience from [protocol]"
+            )
         self.book = LabelBook(read_answers(workspace.labels_path))
         self._apply_answers()
         self.rows: list[dict[str, Any]] = []
         saved = load_checkpoint(workspace.model_path, self.model_key)
         if saved is None and workspace.model_path.exists():
-            raise AlbenchError(f"{workspace.model_path} was trained with another protocol or is unreadable; restore "
-                               "protocol.toml as it was, or delete model.pt to train from round 0 again")
+            raise AlbenchError(
+                f"{workspace.model_path} was trained with another protocol or is unreadable; restore "
+                "protocol.toml as it was, or delete model.pt to train from round 0 again"
+            )
         if saved is not None:
             self.rows = self.run.restore(saved)
 
@@ -127,17 +149,27 @@ class LoopSession:
         """The next round's regions: round 0 the seeded random set, later the strategy's choice."""
         strategy = self.run.parts.strategy
         if strategy.uses_ground_truth or strategy.labels_whole_pool:
-            raise AlbenchError(f"strategy {self.spec.strategy.name!r} needs the ground truth of the whole pool; a loop "
-                               "has none (use a strategy such as oreal, entropy or random)")
+            raise AlbenchError(
+                f"strategy {self.spec.strategy.name!r} needs the ground truth of the whole pool; a loop "
+                "has none (use a strategy such as oreal, entropy or random)"
+            )
         round_index = self.trained_rounds
         started = time.perf_counter()
         chosen = self.run.query(round_index)
         images, local = self.run.pool.locate(chosen)
         costs = self.run.costs(chosen)
         regions = tuple((self.run.pool.image_ids[int(i)], int(k)) for i, k in zip(images, local))
-        self.progress.log(f"round {round_index}: {len(regions)} regions chosen in {time.perf_counter() - started:.1f} s")
-        return Selection(round_index, self.spec.strategy.label, self.spec.protocol.budget, regions,
-                         tuple(int(c) for c in costs), now())
+        self.progress.log(
+            f"round {round_index}: {len(regions)} regions chosen in {time.perf_counter() - started:.1f} s"
+        )
+        return Selection(
+            round_index,
+            self.spec.strategy.label,
+            self.spec.protocol.budget,
+            regions,
+            tuple(int(c) for c in costs),
+            now(),
+        )
 
     # -- train ---------------------------------------------------------------------------------------
     def pending(self, selections: list[Selection]) -> tuple[list[tuple[str, int]], int]:
@@ -161,40 +193,54 @@ class LoopSession:
         round_index = self.trained_rounds
         current = [s for s in selections if s.round <= round_index]
         if not current or current[-1].round != round_index:
-            raise AlbenchError(f"round {round_index} has not been queried yet: run `albench loop query "
-                               f"{self.workspace.root}` first")
+            raise AlbenchError(
+                f"round {round_index} has not been queried yet: run `albench loop query {self.workspace.root}` first"
+            )
         added, unanswered = self.pending(current)
         if not added:
-            raise AlbenchError(f"no answers to train on for round {round_index}: label the tasks of "
-                               f"{self.workspace.round_dir(round_index)} and `albench loop import` the export first")
+            raise AlbenchError(
+                f"no answers to train on for round {round_index}: label the tasks of "
+                f"{self.workspace.round_dir(round_index)} and `albench loop import` the export first"
+            )
         pool = self.run.pool
         index = {image_id: i for i, image_id in enumerate(pool.image_ids)}
         ids = pool.global_ids(np.array([index[i] for i, _ in added]), np.array([k for _, k in added]))
         clicks_before = int(self.rows[-1]["clicks_spent"]) if self.rows else 0
-        clicks_round = int(sum(max(len(self.book.classes(*r)), 1) if self.spec.labeling.name == "weak" else 1
-                               for r in added))
+        clicks_round = int(
+            sum(max(len(self.book.classes(*r)), 1) if self.spec.labeling.name == "weak" else 1 for r in added)
+        )
         pool.mark_labeled(ids)
         started = time.perf_counter()
         self.run.train_and_evaluate(round_index)
         train_time = time.perf_counter() - started
         images, local = pool.locate(ids)
         row: dict[str, Any] = {
-            "round": round_index, "strategy": current[-1].strategy, "budget": current[-1].budget,
-            "added_image": images.tolist(), "added_superpixel": local.tolist(), "clicks_round": clicks_round,
-            "clicks_spent": clicks_before + clicks_round, "labeled_regions": int(pool.labeled.sum()),
-            "time_train_s": train_time, "trained_at": now(),
+            "round": round_index,
+            "strategy": current[-1].strategy,
+            "budget": current[-1].budget,
+            "added_image": images.tolist(),
+            "added_superpixel": local.tolist(),
+            "clicks_round": clicks_round,
+            "clicks_spent": clicks_before + clicks_round,
+            "labeled_regions": int(pool.labeled.sum()),
+            "time_train_s": train_time,
+            "trained_at": now(),
         }
         row.update(self.evaluate(val) if val is not None else {"val_miou": None, "stage_val_miou": None})
         self.rows.append(row)
-        save_checkpoint(self.workspace.model_path, Checkpoint(self.model_key, self.rows, [m.state() for m in self.run.models]))
+        save_checkpoint(
+            self.workspace.model_path, Checkpoint(self.model_key, self.rows, [m.state() for m in self.run.models])
+        )
         return TrainOutcome(round_index, len(added), unanswered, row)
 
     def validation_dataset(self, val: Path) -> tuple[Dataset, list[str]]:
         """``val/images`` with masks in ``val/masks`` (same ids, PNG label values), read like the pool."""
         images, masks = val / "images", val / "masks"
         if not images.is_dir() or not masks.is_dir():
-            raise AlbenchError(f"--val {val}: expected {images} (images) and {masks} (one PNG of label values per "
-                               "image, same relative name, 255 = void)")
+            raise AlbenchError(
+                f"--val {val}: expected {images} (images) and {masks} (one PNG of label values per "
+                "image, same relative name, 255 = void)"
+            )
         params = {**self.spec.dataset.params, "masks": str(masks.resolve())}
         dataset: Dataset = self.registry.create("dataset", self.spec.dataset.name, params, root=images).instance
         if tuple(dataset.classes) != tuple(self.dataset.classes):
@@ -209,8 +255,15 @@ class LoopSession:
         dataset, ids = self.validation_dataset(val)
         protocol = self.spec.protocol
         confusions = [
-            confusion_matrix(model.eval_model, dataset, ids, batch_size=protocol.eval_batch_size,
-                             device=self.run.device, progress=self.progress, description="validate")
+            confusion_matrix(
+                model.eval_model,
+                dataset,
+                ids,
+                batch_size=protocol.eval_batch_size,
+                device=self.run.device,
+                progress=self.progress,
+                description="validate",
+            )
             for model in self.run.models
         ]
         background = dataset.background_class
@@ -218,7 +271,8 @@ class LoopSession:
             "val_miou": mean_iou(confusions[-1], protocol.metric, background),
             "stage_val_miou": [mean_iou(c, protocol.metric, background) for c in confusions],
             "val_iou_per_class": iou_per_class(confusions[-1], protocol.metric).tolist(),
-            "val_confusion": confusions[-1].reshape(-1).tolist(), "val_images": len(ids),
+            "val_confusion": confusions[-1].reshape(-1).tolist(),
+            "val_images": len(ids),
         }
 
     # -- predict -------------------------------------------------------------------------------------

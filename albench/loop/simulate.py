@@ -31,7 +31,9 @@ def _mask(masks: Path, image_id: str, shape: tuple[int, int]) -> np.ndarray:
     with Image.open(path) as opened:
         mask = np.array(opened, dtype=np.int64)
     if mask.shape != shape:
-        mask = np.array(Image.fromarray(mask.astype(np.uint8)).resize(shape[::-1], Image.Resampling.NEAREST), dtype=np.int64)
+        mask = np.array(
+            Image.fromarray(mask.astype(np.uint8)).resize(shape[::-1], Image.Resampling.NEAREST), dtype=np.int64
+        )
     return mask
 
 
@@ -59,10 +61,17 @@ def answer_tasks(session: LoopSession, round_index: int, masks: Path, annotator:
             dominant = int(dominant_classes(row[None], dataset.ignore_index)[0])
             chosen = [classes[dominant]] if dominant < len(classes) else []
         stamp = now()
-        annotation = {"id": number, "completed_by": {"id": 0, "email": annotator}, "created_at": stamp,
-                      "updated_at": stamp, "was_cancelled": not chosen, "lead_time": 0.0,
-                      "result": [{"from_name": "label", "to_name": "image", "type": "choices",
-                                  "value": {"choices": chosen}}] if chosen else []}
+        annotation = {
+            "id": number,
+            "completed_by": {"id": 0, "email": annotator},
+            "created_at": stamp,
+            "updated_at": stamp,
+            "was_cancelled": not chosen,
+            "lead_time": 0.0,
+            "result": [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": chosen}}]
+            if chosen
+            else [],
+        }
         exported.append({"id": number, "data": item["data"], "annotations": [annotation]})
     return exported
 

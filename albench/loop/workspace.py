@@ -37,6 +37,15 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+
+    def write(temporary: Path) -> None:
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+    atomic_write(path, write)
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -82,15 +91,23 @@ class Selection:
     queried_at: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"round": self.round, "strategy": self.strategy, "budget": self.budget, "queried_at": self.queried_at,
-                "regions": [{"image": image, "superpixel": sp, "cost": cost}
-                            for (image, sp), cost in zip(self.regions, self.costs)]}
+        return {
+            "round": self.round,
+            "strategy": self.strategy,
+            "budget": self.budget,
+            "queried_at": self.queried_at,
+            "regions": [
+                {"image": image, "superpixel": sp, "cost": cost} for (image, sp), cost in zip(self.regions, self.costs)
+            ],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Selection:
         regions = tuple((str(r["image"]), int(r["superpixel"])) for r in data["regions"])
         costs = tuple(int(r["cost"]) for r in data["regions"])
-        return cls(int(data["round"]), str(data["strategy"]), int(data["budget"]), regions, costs, str(data["queried_at"]))
+        return cls(
+            int(data["round"]), str(data["strategy"]), int(data["budget"]), regions, costs, str(data["queried_at"])
+        )
 
 
 class Workspace:
@@ -100,24 +117,36 @@ class Workspace:
         self.root = root
         config_path = root / CONFIG
         if not config_path.is_file():
-            raise AlbenchError(f"{root} is not a loop directory (no {CONFIG}); create one with `albench loop init {root} "
-                               "--images PATH --classes classes.txt`")
+            raise AlbenchError(
+                f"{root} is not a loop directory (no {CONFIG}); create one with `albench loop init {root} "
+                "--images PATH --classes classes.txt`"
+            )
         try:
             self.settings: dict[str, Any] = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            raise AlbenchError(f"{config_path} is unreadable ({error}); recreate the loop with `albench loop init`") from None
+            raise AlbenchError(
+                f"{config_path} is unreadable ({error}); recreate the loop with `albench loop init`"
+            ) from None
 
     @classmethod
-    def create(cls, root: Path, images: Path, classes: Path, seed: int, config: BenchmarkConfig,
-               image_ids: list[str]) -> Workspace:
+    def create(
+        cls, root: Path, images: Path, classes: Path, seed: int, config: BenchmarkConfig, image_ids: list[str]
+    ) -> Workspace:
         """Write a new loop directory (refusing to overwrite one)."""
         if (root / CONFIG).exists():
             raise AlbenchError(f"{root} is already a loop directory; choose another DIR or delete it first")
         root.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(classes, root / "classes.txt")
         loop_id = hashlib.sha256(f"{images.resolve()}|{seed}|{now()}".encode()).hexdigest()[:12]
-        settings = {"format": 1, "loop_id": loop_id, "images": str(images.resolve()), "seed": seed,
-                    "created_at": now(), "val": None, "image_ids": image_ids}
+        settings = {
+            "format": 1,
+            "loop_id": loop_id,
+            "images": str(images.resolve()),
+            "seed": seed,
+            "created_at": now(),
+            "val": None,
+            "image_ids": image_ids,
+        }
         (root / "protocol.toml").write_text(protocol_text(config, seed), encoding="utf-8")
         (root / CONFIG).write_text(json.dumps(settings, indent=1), encoding="utf-8")
         return cls(root)
@@ -146,7 +175,7 @@ class Workspace:
 
     def remember_val(self, val: Path) -> None:
         self.settings["val"] = str(val.resolve())
-        atomic_write(self.root / CONFIG, lambda t: t.write_text(json.dumps(self.settings, indent=1), encoding="utf-8"))
+        _write_json(self.root / CONFIG, self.settings)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -190,5 +219,5 @@ class Workspace:
         directory = self.round_dir(selection.round)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "selection.json"
-        atomic_write(path, lambda t: t.write_text(json.dumps(selection.to_json(), indent=1), encoding="utf-8"))
+        _write_json(path, selection.to_json())
         return path

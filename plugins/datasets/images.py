@@ -29,7 +29,15 @@ from albench.errors import DatasetError
 from albench.hookspecs import Register
 
 from ._base import check_probability
-from ._io import check_label_values, check_same_size, file_fingerprint, read_index_labels, read_rgb_image, resize_image, resize_labels
+from ._io import (
+    check_label_values,
+    check_same_size,
+    file_fingerprint,
+    read_index_labels,
+    read_rgb_image,
+    resize_image,
+    resize_labels,
+)
 from ._transforms import coin_flip, hflip
 from .folder import read_classes
 
@@ -142,9 +150,11 @@ class ImagesDataset(Dataset):
             return Sample(image=resize_image(image, size), mask=resize_labels(mask, size))
         if image.shape[:2] != self._common_size:
             first = next(iter(self.files.values()))
-            raise DatasetError(f"image {path} is {image.shape[1]}×{image.shape[0]} but {first} is "
-                               f"{self._common_size[1]}×{self._common_size[0]}; images of different sizes need a "
-                               "working size: set image_size (`albench loop init --image-size N`)")
+            raise DatasetError(
+                f"image {path} is {image.shape[1]}×{image.shape[0]} but {first} is "
+                f"{self._common_size[1]}×{self._common_size[0]}; images of different sizes need a "
+                "working size: set image_size (`albench loop init --image-size N`)"
+            )
         return Sample(image=image, mask=mask)
 
     @cached_property
@@ -158,7 +168,9 @@ class ImagesDataset(Dataset):
         pool = tuple(i for i in self.files if self.mask_path(i) is None)
         return Split(pool=pool, val=evaluation)
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.params.augmentation == "flip" and coin_flip(self.params.flip_probability, generator):
             return hflip(image, target)
         return image, target
