@@ -150,10 +150,11 @@ def train(
     with handle_errors():
         resolve_device(device)
         workspace = Workspace(directory)
-        if val is not None:
-            workspace.remember_val(val)
         with RichProgress() as progress:
             session = LoopSession(workspace, load_registry(), device=device, progress=progress)
+            if val is not None:
+                session.validation_dataset(val)  # a wrong folder fails before training, and is not remembered
+                workspace.remember_val(val)
             outcome = session.train(workspace.selections(), workspace.val)
         if outcome.unanswered:
             err.print(
@@ -270,14 +271,19 @@ def answer(
 @app.command("example")
 def example(
     out_dir: Annotated[Path, typer.Argument(help="Where to write the example folder.")],
-    images: Annotated[int, typer.Option(help="Number of toy scenes (pool + validation).")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the toy benchmark's split (use the same for the loop).")] = 0,
+    protocol: Annotated[
+        Path | None, typer.Option("--protocol", "-p", help="Protocol file whose dataset to write (default: the toy).")
+    ] = None,
+    images: Annotated[int | None, typer.Option(help="Number of toy scenes (pool + validation).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the benchmark's split (use the same for the loop).")] = 0,
+    data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,
 ) -> None:
-    """Write the embedded toy dataset as a folder of images + classes.txt (+ masks, val/) to try the loop."""
+    """Write a benchmark dataset's pool as a folder of images + classes.txt (+ masks/, val/) to try the loop."""
     with handle_errors():
         registry = load_registry()
-        params = {**DEFAULT_CONFIG.dataset.params, "num_images": images}
-        _, dataset = resolve_dataset(registry, DEFAULT_CONFIG.dataset.name, params, None)
+        config = load_protocol_file(protocol) if protocol else DEFAULT_CONFIG
+        params = {**config.dataset.params, **({"num_images": images} if images is not None else {})}
+        _, dataset = resolve_dataset(registry, config.dataset.name, params, data_root)
         pool, evaluation = write_example(out_dir, dataset, seed)
         out.print(
             f"{out_dir}: images/ ({pool} pool images), classes.txt, masks/ (for `albench loop answer`), "

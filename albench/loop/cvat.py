@@ -110,6 +110,7 @@ def read_cvat(
     owner = root.findtext("meta/task/owner/username") or root.findtext("meta/job/owner/username") or "unknown"
     dumped = root.findtext("meta/dumped") or ""
     given: dict[tuple[str, int], list[str]] = {}
+    touched: set[tuple[str, int]] = set()  # regions given any label, valid or not
     for image in root.iter("image"):
         for shape in image:
             where = f"{path}: image {image.get('name')!r}, {shape.tag}"
@@ -124,12 +125,13 @@ def read_cvat(
             label = shape.get("label", "")
             if label == UNLABELED:
                 continue
+            touched.add((image_id, int(number)))
             if label not in classes:
                 reading.problems.append(f"{where}: label {label!r} is not a class of this loop; skipped")
                 continue
             given.setdefault((image_id, int(number)), []).append(label)
     mentioned = {a.text for a in root.iter("attribute") if a.get("name") == ATTRIBUTE}
-    reading.unanswered = sum(1 for r in asked if r not in given and f"{r[0]}#{r[1]}" in mentioned)
+    reading.unanswered = sum(1 for r in asked if r not in touched and f"{r[0]}#{r[1]}" in mentioned)
     for region, names in given.items():
         unique = sorted(set(names), key=classes.index)
         if len(unique) > 1 and not multiple:

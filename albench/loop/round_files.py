@@ -85,19 +85,13 @@ def write_round_files(session: LoopSession, selection: Selection) -> RoundFiles:
     previews.mkdir(parents=True, exist_ok=True)
     cvat_images = []
     cvat_dir = directory / "cvat"
+    images = {image_id: dataset.load(image_id).image for image_id in by_image}
+    superpixel_maps = {image_id: session.run.store.get(image_id).labels for image_id in by_image}
+    for image_id, superpixel in selection.regions:  # in the strategy's order: the most useful first
+        picture = outline_picture(images[image_id], superpixel_maps[image_id], [superpixel])
+        tasks.append(task(workspace.loop_id, selection.round, image_id, superpixel, picture))
     for image_id, superpixels in by_image.items():
-        image = dataset.load(image_id).image
-        labels = session.run.store.get(image_id).labels
-        for superpixel in superpixels:
-            tasks.append(
-                task(
-                    workspace.loop_id,
-                    selection.round,
-                    image_id,
-                    superpixel,
-                    outline_picture(image, labels, [superpixel]),
-                )
-            )
+        image, labels = images[image_id], superpixel_maps[image_id]
         preview = previews / f"{image_id}.png"
         preview.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(outline_picture(image, labels, superpixels)).save(preview)
