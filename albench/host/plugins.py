@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.datasets.cityscapes",
     "albench_plugins.datasets.endovis",
     "albench_plugins.datasets.folder",
+    "albench_plugins.datasets.images",
     "albench_plugins.backbones.tiny_deeplab",
     "albench_plugins.backbones.torchvision_deeplab",
     "albench_plugins.backbones.vit_deeplab",

@@ -26,6 +26,7 @@ from albench.components import (
     Dataset,
     LabelingScheme,
     SelectionContext,
+    Split,
     Strategy,
     SuperpixelMethod,
 )
@@ -41,7 +42,7 @@ from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import RunSpec, open_component
 from albench.run.superpixel_cache import SuperpixelStore
-from albench.run.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
+from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
 
 __all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
@@ -104,9 +105,15 @@ def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
 
 
 class _Run:
-    """The state of one run in progress."""
+    """The state of one run in progress.
 
-    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress) -> None:
+    An annotation loop (:mod:`albench.loop`) drives the same rounds with a person as the oracle: it passes
+    its own ``split`` (every image pooled, evaluation only where it has masks, possibly none) and
+    ``regions``, the answers it imported (default: the dataset's ground truth).
+    """
+
+    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress, *,
+                 split: Split | None = None, regions: RegionsOf | None = None) -> None:
         self.spec = spec
         self.parts = parts
         self.options = options
@@ -115,8 +122,9 @@ class _Run:
         self.device = resolve_device(options.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
-        self.split = dataset.split(spec.seed)
-        if not self.split.pool or not self.split.evaluation:
+        self.split = split or dataset.split(spec.seed)
+        self.regions = regions
+        if not self.split.pool or (not self.split.evaluation and split is None):
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
@@ -204,12 +212,16 @@ class _Run:
             if stage.needs_previous_stage and index > 0:
                 targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
                                         items, device=self.device, progress=self.progress,
-                                        description=f"{label}: targets from the previous stage")
-            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
+                                        description=f"{label}: targets from the previous stage", regions=self.regions)
+            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
+                                 self.regions)
             train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
                         round_index=round_index, device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
             trained = time.perf_counter()
+            if not self.split.evaluation:  # an annotation loop without evaluation masks
+                train_time += trained - started
+                continue
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,
                 batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,

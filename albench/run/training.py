@@ -18,7 +18,7 @@ from albench.run.progress import Progress
 from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
 
-__all__ = ["EarlyStopping", "LabeledImages", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
+__all__ = ["EarlyStopping", "LabeledImages", "RegionsOf", "ground_truth_regions", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -26,23 +26,38 @@ def image_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
 
 
+#: The oracle: an image id → what the annotator said about its regions. The benchmark's oracle is the ground
+#: truth (:func:`ground_truth_regions`); an annotation loop's is the answers it imported.
+RegionsOf = Callable[[str], RegionLabels]
+
+
+def ground_truth_regions(dataset: Dataset, store: SuperpixelStore) -> RegionsOf:
+    """The benchmark's oracle: each image's mask and cached per-region class histogram."""
+    def regions(image_id: str) -> RegionLabels:
+        entry = store.get(image_id)
+        return RegionLabels(entry.labels, dataset.load(image_id).mask, entry.histogram, dataset.ignore_index)
+    return regions
+
+
 class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """The pool images that have labeled regions, with targets built by a training stage.
 
     Indexed by ``(item, seed)`` pairs from :class:`SeededSampler`, so each sample's augmentation is
     seeded by the sampler, whatever the number of workers. Targets of a stage that needs the previous
-    stage's predictions are computed beforehand (:func:`stage_targets`) and passed as ``targets``.
+    stage's predictions are computed beforehand (:func:`stage_targets`) and passed as ``targets``. ``regions``
+    is the oracle (default: the ground truth).
     """
 
     def __init__(self, dataset: Dataset, store: SuperpixelStore, stage: TrainingStage,
                  items: Sequence[tuple[str, np.ndarray]], augment: bool,
-                 targets: Mapping[str, np.ndarray] | None = None) -> None:
+                 targets: Mapping[str, np.ndarray] | None = None, regions: RegionsOf | None = None) -> None:
         self.dataset = dataset
         self.store = store
         self.stage = stage
         self.items = list(items)
         self.augment = augment
         self.targets = targets
+        self.regions = regions or ground_truth_regions(dataset, store)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -50,10 +65,7 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
     def target(self, image_id: str, labeled: np.ndarray) -> np.ndarray:
         if self.targets is not None:
             return self.targets[image_id]
-        sample = self.dataset.load(image_id)
-        entry = self.store.get(image_id)
-        regions = RegionLabels(entry.labels, sample.mask, entry.histogram, self.dataset.ignore_index)
-        return self.stage.target(regions, labeled, None)
+        return self.stage.target(self.regions(image_id), labeled, None)
 
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key
@@ -68,17 +80,16 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
 @torch.inference_mode()
 def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
                   items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
-                  description: str) -> dict[str, np.ndarray]:
+                  description: str, regions: RegionsOf | None = None) -> dict[str, np.ndarray]:
     """Targets of a stage built from the previous stage's predictions, image by image (unaugmented)."""
+    regions_of = regions or ground_truth_regions(dataset, store)
     model.eval()
     targets: dict[str, np.ndarray] = {}
     with progress.task(description, total=len(items)) as advance:
         for image_id, labeled in items:
-            sample = dataset.load(image_id)
-            entry = store.get(image_id)
-            probs = torch.softmax(model(image_tensor(sample.image)[None].to(device)).float(), dim=1)[0]
-            regions = RegionLabels(entry.labels, sample.mask, entry.histogram, dataset.ignore_index)
-            targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy())
+            image = dataset.load(image_id).image
+            probs = torch.softmax(model(image_tensor(image)[None].to(device)).float(), dim=1)[0]
+            targets[image_id] = stage.target(regions_of(image_id), labeled, probs.cpu().numpy())
             advance(1)
     return targets
 
