@@ -19,7 +19,12 @@ from albench import Backbone, Register, hookimpl
 
 @dataclass(frozen=True)
 class TinyDeepLabParams:
-    """``width`` scales every layer's channels; ``upsample`` is the head's interpolation mode."""
+    """Parameters of ``tiny-deeplab``.
+
+    Attributes:
+        width: scales every layer's channels.
+        upsample: how logits reach the input size (nearest keeps training deterministic).
+    """
 
     width: int = 32
     upsample: Literal["nearest", "bilinear"] = "nearest"

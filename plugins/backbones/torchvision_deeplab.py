@@ -51,8 +51,14 @@ DILATION = {8: [False, True, True], 16: [False, False, True]}
 
 @dataclass(frozen=True)
 class TorchvisionDeepLabParams:
-    """``weights``: ``none``, ``imagenet`` (torch hub's cache) or a ResNet state-dict file. ``upsample``: how
-    logits reach the input size. ``output_stride``: 8 (torchvision's) or 16. ``head_channels``: ASPP width."""
+    """Parameters of ``deeplabv3-resnet50`` and ``deeplabv3-resnet101``.
+
+    Attributes:
+        weights: ``none``, ``imagenet`` (torch hub's cache) or a ResNet state-dict file.
+        upsample: how logits reach the input size (nearest keeps training deterministic).
+        output_stride: 8 (torchvision's) or 16.
+        head_channels: the ASPP width.
+    """
 
     weights: str = "none"
     upsample: Upsample = "nearest"

@@ -36,7 +36,11 @@ MAX_CLASSES = 62  # class sets are int64 bitmasks
 
 @dataclass(frozen=True)
 class WeakParams:
-    """``prototype_weight`` scales the prototypical pixel loss of stage 1 (0 leaves only the merged positive loss)."""
+    """Parameters of ``weak``.
+
+    Attributes:
+        prototype_weight: scales stage 1's prototypical pixel loss (0 leaves only the merged positive loss).
+    """
 
     prototype_weight: float = 1.0
 

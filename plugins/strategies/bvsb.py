@@ -24,8 +24,12 @@ from albench.uncertainty import BvsbMargin, BvsbRatio
 
 @dataclass(frozen=True)
 class BvsbParams:
-    """``aggregation``: mean (the paper's baseline), max or p95. ``measure``: ``ratio`` p₍₂₎/p₍₁₎ (SPEC.md) or
-    ``margin`` 1 − (p₍₁₎ − p₍₂₎)."""
+    """Parameters of ``bvsb``.
+
+    Attributes:
+        aggregation: mean (the paper's baseline), max or p95.
+        measure: ``ratio`` p₍₂₎/p₍₁₎ or ``margin`` 1 − (p₍₁₎ − p₍₂₎).
+    """
 
     aggregation: RegionAggregation = "mean"
     measure: Literal["ratio", "margin"] = "ratio"

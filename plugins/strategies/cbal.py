@@ -41,9 +41,14 @@ OREAL_PAPER_LOG_EPSILON = 1e-7
 
 @dataclass(frozen=True)
 class CbalParams:
-    """``aggregation``: how H(x) is reduced over a region (mean in the paper; p̄ is always the mean).
-    ``lambda_``: λ, the weight of the class-balance term. ``variant``: ``original`` or ``oreal-paper`` (n_b = 0
-    and ε = 1e-7 in the logarithm). ``solver``: ``greedy`` top-Q (the paper) or ``milp`` (Bengar et al.)."""
+    """Parameters of ``cbal``.
+
+    Attributes:
+        aggregation: how H(x) is reduced over a region (mean in the paper; p̄ is always the mean).
+        lambda_: λ, the weight of the class-balance term.
+        variant: ``original`` or ``oreal-paper`` (n_b = 0 and ε = 1e-7 in the logarithm).
+        solver: ``greedy`` top-Q (the paper) or ``milp`` (Bengar et al.'s binary program).
+    """
 
     aggregation: RegionAggregation = "mean"
     lambda_: float = 2.0

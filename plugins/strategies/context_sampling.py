@@ -31,7 +31,11 @@ from albench.selection import take_within_budget
 
 @dataclass(frozen=True)
 class ForegroundParams:
-    """``foreground_probability``: p, the chance that each pick is a foreground region."""
+    """Parameters of ``foreground``.
+
+    Attributes:
+        foreground_probability: p, the chance that each pick is a foreground region.
+    """
 
     foreground_probability: float = 0.9
 
@@ -42,8 +46,12 @@ class ForegroundParams:
 
 @dataclass(frozen=True)
 class ForegroundContextParams(ForegroundParams):
-    """``context_per_region``: at most this many background neighbours follow each foreground pick (unset:
-    all of them)."""
+    """Parameters of ``foreground-context``.
+
+    Attributes:
+        foreground_probability: p, the chance that each pick is a foreground region.
+        context_per_region: at most this many background neighbours follow each foreground pick (unset: all).
+    """
 
     context_per_region: int | None = None
 

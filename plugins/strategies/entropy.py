@@ -19,7 +19,11 @@ from albench.uncertainty import ShannonEntropy
 
 @dataclass(frozen=True)
 class EntropyParams:
-    """``aggregation``: how H(x) is reduced over a region (mean, as in the paper's baselines; max; p95)."""
+    """Parameters of ``entropy``.
+
+    Attributes:
+        aggregation: how H(x) is reduced over a region: mean (the paper's baselines), max or p95.
+    """
 
     aggregation: RegionAggregation = "mean"
 

@@ -42,9 +42,14 @@ from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 @dataclass(frozen=True)
 class OrealParams:
-    """``aggregation``: max (the paper), mean or p95 (ablations). ``score``: ``ovr`` (one-vs-rest entropy)
-    or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation). ``background_oversampling``: set n_b = 0
-    (off: the δ ablation). ``tie_order``: ``index`` (SPEC.md) or ``first-seen`` (the authors' code)."""
+    """Parameters of ``oreal``; each ablation of the paper is one of them.
+
+    Attributes:
+        aggregation: max (the paper), mean or p95 (ablations).
+        score: ``ovr`` (one-vs-rest entropy) or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation).
+        background_oversampling: set n_b = 0 before allocating (off: the δ ablation).
+        tie_order: ``index`` (lowest class first) or ``first-seen`` (the authors' code).
+    """
 
     aggregation: RegionAggregation = "max"
     score: Literal["ovr", "prob-entropy"] = "ovr"

@@ -44,9 +44,14 @@ VARIANT_TEMPERATURE = {"original": 0.1, "oreal-paper": 1.0}
 
 @dataclass(frozen=True)
 class PixelBalParams:
-    """``aggregation``: mean (the paper), max or p95 (approximate, see the module). ``nu``: ν of the weights
-    (6 for Cityscapes, 12 otherwise). ``temperature``: T of the softmax; unset, the variant's (0.1 original,
-    1 oreal-paper). ``variant``: ``original`` (Hwang et al.) or ``oreal-paper``."""
+    """Parameters of ``pixelbal``.
+
+    Attributes:
+        aggregation: mean (the paper), max or p95 (approximate, see docs/strategies.md).
+        nu: ν of the weights (6 for Cityscapes, 12 otherwise).
+        temperature: T of the softmax; unset, the variant's (0.1 original, 1 oreal-paper).
+        variant: ``original`` (Hwang et al.) or ``oreal-paper``.
+    """
 
     aggregation: RegionAggregation = "mean"
     nu: float = 12.0

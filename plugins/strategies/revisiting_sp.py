@@ -33,8 +33,13 @@ from albench.uncertainty import BvsbRatio, PredictedClass
 
 @dataclass(frozen=True)
 class RevisitingSpParams:
-    """``aggregation``: how u(x) is reduced over a region (mean in the paper). ``variant``: ``original``
-    (min–max normalised ũ, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL authors ran it, bug excluded)."""
+    """Parameters of ``revisiting-sp``.
+
+    Attributes:
+        aggregation: how u(x) is reduced over a region (mean in the paper).
+        variant: ``original`` (ũ min–max normalised, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL
+            authors ran it, their weight-0 bug left out).
+    """
 
     aggregation: RegionAggregation = "mean"
     variant: Variant = "original"
