@@ -167,6 +167,7 @@ def test_the_example_runs_under_weak_labels_and_ranks_in_the_leaderboard(site, t
     example = tables["entropy-per-click"]
     assert example.column("strategy_label").to_pylist() == ["entropy-per-click"] * 3
     assert example.column("strategy_version").to_pylist() == ["1"] * 3
+    assert example.column("strategy_distribution").to_pylist() == ["albench-example-strategy 0.1.0"] * 3
     assert max(example.column("clicks_round").to_pylist()) <= 8  # the tiny protocol's budget, in clicks
     board = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "json"])
     assert board.exit_code == 0, board.output

@@ -88,6 +88,15 @@ class _Components:
     strategy: Strategy
 
 
+def _distributions(registry: Registry, spec: RunSpec) -> dict[str, str]:
+    """``<kind>_distribution`` columns: the installed package that provides each component, and its version."""
+    columns = {}
+    for kind in RUN_KINDS:
+        registration = registry.get(kind, spec.component(kind).name)
+        columns[f"{kind}_distribution"] = f"{registration.distribution} {registration.distribution_version}".strip()
+    return columns
+
+
 def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
     return _Components(**{kind: open_component(registry, spec.component(kind), data_root=data_root)
                           for kind in RUN_KINDS})
@@ -106,7 +115,8 @@ def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
 class _Run:
     """The state of one run in progress."""
 
-    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress) -> None:
+    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress,
+                 distributions: dict[str, str]) -> None:
         self.spec = spec
         self.parts = parts
         self.options = options
@@ -126,6 +136,7 @@ class _Run:
         self.stages = list(parts.labeling.stages(dataset.num_classes))
         self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
+        self.distributions = distributions
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -145,6 +156,8 @@ class _Run:
             stage_model.load(state)
         for row in checkpoint.rows:
             self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
+            for column, value in self.distributions.items():  # checkpoints written before the column existed
+                row.setdefault(column, value)
         return checkpoint.rows
 
     def costs(self, region_ids: np.ndarray) -> np.ndarray:
@@ -244,7 +257,7 @@ class _Run:
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
-            confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
+            confusion=confusion.reshape(-1).tolist(), **times, **self.environment, **self.distributions,
         )
         return row
 
@@ -266,7 +279,8 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
     if options.force:
         partial.unlink(missing_ok=True)
     try:
-        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress)
+        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
+                   _distributions(registry, spec))
         saved = load_checkpoint(partial, spec.canonical())
         if saved is None and partial.exists():
             progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")
