@@ -1,6 +1,6 @@
 """How good superpixels are as annotation units: region counts and sizes, and the dominant-label ceiling.
 
-The ceiling (SPEC.md §Labeling schemes, Dominant) is the mIoU of the dominant-label map, every pixel given its
+The ceiling (docs/protocol.md#labeling-schemes; the paper reports it for its superpixels) is the mIoU of the dominant-label map, every pixel given its
 region's most frequent ground-truth class (void excluded), against the ground truth over the training pool:
 what a model trained on every region could reach at best. The paper quotes it for its superpixels
 (:data:`PAPER_CEILINGS`). It is computed from the cached per-region class histograms alone: region k with

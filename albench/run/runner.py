@@ -1,4 +1,4 @@
-"""The runner: one active-learning run on the common protocol (SPEC.md §Protocol).
+"""The runner: one active-learning run on the common protocol (docs/protocol.md).
 
 Round t: add regions to the labeled set (round 0: Q random regions drawn from the seed, identical for every
 strategy; later: the strategy's selection, scored with round t−1's model), train, evaluate, record a row,

@@ -1,6 +1,6 @@
 """``tiny-deeplab``: the CPU-friendly default backbone, a DeepLabV3-style ASPP head on a small encoder.
 
-Output stride 4; the head upsamples with nearest interpolation by default (SPEC.md §Determinism: the OREAL
+Output stride 4; the head upsamples with nearest interpolation by default (docs/protocol.md#determinism: the OREAL
 authors reached exact reproducibility only after replacing bilinear with nearest), bilinear as an option.
 Global pooling in ASPP is a plain mean, which has a deterministic backward pass on every device.
 """

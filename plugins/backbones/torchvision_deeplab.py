@@ -1,5 +1,5 @@
 """``deeplabv3-resnet50`` and ``deeplabv3-resnet101``: torchvision's ResNet encoders with the DeepLabV3 head,
-the paper's main backbones (SPEC.md §Settings: ResNet50 for the main results, ResNet101 as a second backbone).
+the paper's main backbones (the paper: ResNet50 for the main results, ResNet101 as a second backbone).
 
 The encoder is torchvision's ResNet, built with ``weights=None`` (never a download) and, like torchvision's
 ``deeplabv3_resnet*``, dilated in its last two stages (output stride 8, ASPP rates 12/24/36; output stride 16

@@ -1,7 +1,7 @@
 """``weak``: multi-class region labels (Hwang et al. 2023), one click per class present, trained in two stages.
 
 The annotator names the set of classes present in a region (void ignored); that costs one click per class.
-Training follows Hwang et al.'s two stages (SPEC.md §Labeling schemes):
+Training follows Hwang et al.'s two stages (docs/protocol.md#labeling-schemes):
 
 1. ``partial``: the model learns from the class sets directly with the merged positive loss
    −log Σ_{c∈Y} p_c(x) at every labeled pixel, plus ``prototype_weight`` × their prototypical pixel loss
