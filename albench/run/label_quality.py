@@ -54,10 +54,6 @@ class LabelQuality:
     def num_regions(self) -> int:
         return int(self.regions_per_image.sum())
 
-    def mean_region_size(self) -> float:
-        """Mean pixels per region over all regions: total pixels / total regions."""
-        return float(self.pixels_per_image.sum() / self.num_regions) if self.num_regions else float("nan")
-
     def iou(self, convention: Convention = "standard") -> np.ndarray:
         return iou_per_class(self.confusion, convention)
 

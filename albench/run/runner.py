@@ -220,7 +220,7 @@ class _Run:
                                         description=f"{label}: targets from the previous stage")
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
             train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
-                        round_index=round_index, device=self.device, progress=self.progress,
+                        device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
             trained = time.perf_counter()
             confusions.append(confusion_matrix(
