@@ -1,4 +1,4 @@
-"""Pixel uncertainty measures of SPEC.md §Strategies, as plain functions and as engine :class:`PixelScore` s."""
+"""Pixel uncertainty measures of docs/strategies.md, as plain functions and as engine :class:`PixelScore` s."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from albench.run.spec import resolve_run
 
 BENCHMARKS = BUNDLED_PROTOCOLS
 
-# file → (dataset, image size, seeds, superpixels per image, PixelBal ν): SPEC.md §Settings per dataset
+# file → (dataset, image size, seeds, superpixels per image, PixelBal ν): the paper's settings (docs/protocol.md#the-bundled-protocols)
 PAPER = {
     "voc": ("pascal-voc", 513, 3, 150, 12.0),
     "cityscapes": ("cityscapes", 769, 3, 300, 6.0),

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
 from albench.components import RUN_KINDS
-from albench.errors import AlbenchError, ParameterError
+from albench.errors import AlbenchError, ComponentError, ParameterError
 from albench.host.registry import Registry, load_registry
 from albench.run.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, load_protocol_file
 from albench.run.runner import RunOptions, RunOutcome, execute_run, resolve_device
@@ -59,15 +60,30 @@ def _with_component(config: BenchmarkConfig, kind: str, name: str | None) -> Ben
 
 
 def build_specs(
-    registry: Registry, strategies: list[str], *, protocol_file: Path | None, dataset: str | None, backbone: str | None,
-    superpixels: str | None, labeling: str | None, seeds: list[str], rounds: int | None, budget: int | None,
-    settings: list[str], data_root: Path | None = None,
+    registry: Registry,
+    strategies: list[str],
+    *,
+    protocol_file: Path | None,
+    dataset: str | None,
+    backbone: str | None,
+    superpixels: str | None,
+    labeling: str | None,
+    seeds: list[str],
+    rounds: int | None,
+    budget: int | None,
+    settings: list[str],
+    data_root: Path | None = None,
 ) -> list[RunSpec]:
     """Every run of the grid, fully resolved and type-checked before any of them starts."""
     if not strategies:
         raise ParameterError("pass at least one --strategy (see `albench plugins` for the available ones)")
     config = load_protocol_file(protocol_file) if protocol_file else DEFAULT_CONFIG
-    for kind, name in (("dataset", dataset), ("backbone", backbone), ("superpixels", superpixels), ("labeling", labeling)):
+    for kind, name in (
+        ("dataset", dataset),
+        ("backbone", backbone),
+        ("superpixels", superpixels),
+        ("labeling", labeling),
+    ):
         config = _with_component(config, kind, name)
     overrides: dict[str, Any] = parse_settings(settings)
     protocol_changes: dict[str, Any] = dict(overrides.pop("protocol", {}))
@@ -81,24 +97,49 @@ def build_specs(
     return resolve_grid(registry, config, strategies, run_seeds, overrides, data_root=data_root)
 
 
+def check_plugins(registry: Registry, *, strict: bool) -> None:
+    """Name every plugin that failed to load: a warning, or with ``strict`` an error before anything runs."""
+    if not registry.broken:
+        return
+    lines = [b.describe() for b in registry.broken]
+    if strict:
+        raise ComponentError(f"--strict: {len(lines)} plugin(s) failed to load: {'; '.join(lines)}")
+    for line in lines:
+        err.print(f"[yellow]warning:[/] {escape(line)} (--strict makes this an error)", highlight=False)
+
+
 def summary_table(outcome: RunOutcome) -> Table:
     """The per-round summary printed after a run."""
     spec = outcome.spec
-    table = Table(title=f"{spec.strategy.label} · {spec.dataset.label} · seed {spec.seed} · run {spec.run_id}",
-                  title_justify="left")
+    table = Table(
+        title=f"{spec.strategy.label} · {spec.dataset.label} · seed {spec.seed} · run {spec.run_id}",
+        title_justify="left",
+    )
     for column in ("round", "labeled", "clicks", "mIoU", "query s", "train s", "eval s"):
         table.add_column(column, justify="right")
     for row in sorted(outcome.table.to_pylist(), key=lambda r: r["round"]):
         table.add_row(
-            str(row["round"]), str(row["labeled_regions"]), str(row["clicks_spent"]), f"{100 * row['miou']:.1f}",
-            f"{row['time_query_s']:.1f}", f"{row['time_train_s']:.1f}", f"{row['time_eval_s']:.1f}",
+            str(row["round"]),
+            str(row["labeled_regions"]),
+            str(row["clicks_spent"]),
+            f"{100 * row['miou']:.1f}",
+            f"{row['time_query_s']:.1f}",
+            f"{row['time_train_s']:.1f}",
+            f"{row['time_eval_s']:.1f}",
         )
     return table
 
 
 def run(
     strategy: Annotated[list[str], typer.Option("--strategy", "-s", help="Query strategy; repeat for several.")] = [],  # noqa: B006
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol: a bundled name (default, voc, cityscapes, endovis, monarch) or a TOML file; default: the embedded toy benchmark.")] = None,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol",
+            "-p",
+            help="Protocol: a bundled name (default, voc, cityscapes, endovis, monarch) or a TOML file; default: the embedded toy benchmark.",
+        ),
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     backbone: Annotated[str | None, typer.Option(help="Backbone plugin.")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin.")] = None,
@@ -106,26 +147,53 @@ def run(
     seed: Annotated[list[str], typer.Option("--seed", help="Seed, range (0-2) or list (0,1,2); repeatable.")] = [],  # noqa: B006
     rounds: Annotated[int | None, typer.Option(help="Active-learning rounds (overrides the protocol).")] = None,
     budget: Annotated[int | None, typer.Option(help="Clicks per round, Q (overrides the protocol).")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="KIND.PARAM=VALUE, e.g. strategy.aggregation=mean or protocol.steps=50; repeatable.")] = [],  # noqa: B006
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="KIND.PARAM=VALUE, e.g. strategy.aggregation=mean or protocol.steps=50; repeatable."
+        ),
+    ] = [],  # noqa: B006
     results_dir: ResultsDirOption = Path("results"),
-    cache_dir: Annotated[Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")
+    ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N, mps.")] = "cpu",
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when any plugin failed to load, used or not.")] = False,
 ) -> None:
     """Run strategies on a protocol (the embedded toy benchmark by default) and write Parquet results."""
     with handle_errors():
         registry = load_registry()
-        specs = build_specs(registry, strategy, protocol_file=protocol, dataset=dataset, backbone=backbone,
-                            superpixels=superpixels, labeling=labeling, seeds=seed, rounds=rounds,
-                            budget=budget, settings=set_, data_root=data_root)
+        check_plugins(registry, strict=strict)
+        specs = build_specs(
+            registry,
+            strategy,
+            protocol_file=protocol,
+            dataset=dataset,
+            backbone=backbone,
+            superpixels=superpixels,
+            labeling=labeling,
+            seeds=seed,
+            rounds=rounds,
+            budget=budget,
+            settings=set_,
+            data_root=data_root,
+        )
         resolve_device(device)
-        options = RunOptions(results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device,
-                             data_root=data_root, force=force)
+        options = RunOptions(
+            results_dir=results_dir,
+            cache_dir=cache_dir or default_cache_dir(),
+            device=device,
+            data_root=data_root,
+            force=force,
+        )
         failures = 0
         for index, spec in enumerate(specs, start=1):
-            err.print(f"[bold]run {index}/{len(specs)}[/]: {spec.strategy.label} on {spec.dataset.label}, "
-                      f"seed {spec.seed} (run id {spec.run_id})")
+            err.print(
+                f"[bold]run {index}/{len(specs)}[/]: {spec.strategy.label} on {spec.dataset.label}, "
+                f"seed {spec.seed} (run id {spec.run_id})"
+            )
             try:
                 with RichProgress() as progress:
                     outcome = execute_run(spec, registry, options, progress)

@@ -17,7 +17,7 @@ class Backbone(ABC):
 
     ``build`` is called after the runner has seeded the global torch generator, so a model initialised
     with torch's default initialisers is identical for every strategy under one seed. Heads should
-    upsample with nearest interpolation by default (SPEC.md §Determinism).
+    upsample with nearest interpolation by default (the OREAL paper reached exact reproducibility only with nearest; docs/protocol.md#determinism).
     """
 
     name: ClassVar[str]

@@ -27,7 +27,7 @@ from albench.results.metrics import iou_per_class, mean_iou
 from albench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
 from albench.run.progress import NullProgress, Progress
-from albench.run.runner import RunOptions, _instantiate, _Run
+from albench.run.runner import RunOptions, _distributions, _instantiate, _Run
 from albench.run.spec import RunSpec, resolve_run
 from albench.run.training import image_tensor
 
@@ -79,6 +79,7 @@ class LoopSession:
             parts,
             options,
             self.progress,
+            distributions=_distributions(registry, self.spec),
             split=Split(pool=workspace.image_ids, val=()),
             regions=self.regions,
         )

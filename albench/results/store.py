@@ -26,6 +26,7 @@ _COMPONENT_COLUMNS = [
         pa.field(kind, pa.string()),
         pa.field(f"{kind}_params", pa.string()),
         pa.field(f"{kind}_version", pa.string()),
+        pa.field(f"{kind}_distribution", pa.string()),
     )
 ]
 

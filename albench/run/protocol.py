@@ -40,7 +40,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a run proceeds: SPEC.md §Protocol. Every field is recorded with the results.
+    """How a run proceeds (docs/protocol.md). Every field is recorded with the results.
 
     ``budget`` is Q, the clicks spent per round; the initial labeled set holds Q random regions.
     ``steps`` optimizer steps train each round, warm-started from the previous round's model when

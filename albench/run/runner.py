@@ -1,4 +1,4 @@
-"""The runner: one active-learning run on the common protocol (SPEC.md §Protocol).
+"""The runner: one active-learning run on the common protocol (docs/protocol.md).
 
 Round t: add regions to the labeled set (round 0: Q random regions drawn from the seed, identical for every
 strategy; later: the strategy's selection, scored with round t−1's model), train, evaluate, record a row,
@@ -89,6 +89,15 @@ class _Components:
     strategy: Strategy
 
 
+def _distributions(registry: Registry, spec: RunSpec) -> dict[str, str]:
+    """``<kind>_distribution`` columns: the installed package that provides each component, and its version."""
+    columns = {}
+    for kind in RUN_KINDS:
+        registration = registry.get(kind, spec.component(kind).name)
+        columns[f"{kind}_distribution"] = f"{registration.distribution} {registration.distribution_version}".strip()
+    return columns
+
+
 def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
     return _Components(**{kind: open_component(registry, spec.component(kind), data_root=data_root)
                           for kind in RUN_KINDS})
@@ -113,7 +122,7 @@ class _Run:
     """
 
     def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress, *,
-                 split: Split | None = None, regions: RegionsOf | None = None) -> None:
+                 distributions: dict[str, str], split: Split | None = None, regions: RegionsOf | None = None) -> None:
         self.spec = spec
         self.parts = parts
         self.options = options
@@ -134,6 +143,7 @@ class _Run:
         self.stages = list(parts.labeling.stages(dataset.num_classes))
         self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
+        self.distributions = distributions
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -153,6 +163,8 @@ class _Run:
             stage_model.load(state)
         for row in checkpoint.rows:
             self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
+            for column, value in self.distributions.items():  # checkpoints written before the column existed
+                row.setdefault(column, value)
         return checkpoint.rows
 
     def costs(self, region_ids: np.ndarray) -> np.ndarray:
@@ -216,7 +228,7 @@ class _Run:
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
                                  self.regions)
             train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
-                        round_index=round_index, device=self.device, progress=self.progress,
+                        device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
             trained = time.perf_counter()
             if not self.split.evaluation:  # an annotation loop without evaluation masks
@@ -256,7 +268,7 @@ class _Run:
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
-            confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
+            confusion=confusion.reshape(-1).tolist(), **times, **self.environment, **self.distributions,
         )
         return row
 
@@ -278,7 +290,8 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
     if options.force:
         partial.unlink(missing_ok=True)
     try:
-        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress)
+        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
+                   distributions=_distributions(registry, spec))
         saved = load_checkpoint(partial, spec.canonical())
         if saved is None and partial.exists():
             progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")

@@ -196,7 +196,7 @@ class EarlyStopping:
             self.stage_model.load(self.best_state)
 
 
-def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int, round_index: int,
+def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int,
                 device: torch.device, progress: Progress, description: str,
                 validate: Callable[[nn.Module], float] | None = None) -> None:
     """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).

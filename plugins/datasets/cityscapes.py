@@ -45,9 +45,16 @@ _IMAGE_SUFFIX = "_leftImg8bit.png"
 
 @dataclass(frozen=True)
 class CityscapesParams:
-    """``image_size``: working resolution (square). ``folds``: k of the pool/validation split.
-    Augmentation (supplementary §3.2): ℓ ~ U{0…``zoom_max``}, enlarge by ℓ (``zoom_mode``, see
-    ``zoom_crop_flip``), centre-crop back, flip with ``flip_probability``."""
+    """Parameters of ``cityscapes``. Augmentation (supplementary §3.2): ℓ ~ U{0…zoom_max},
+    enlarge by ℓ, centre-crop back, flip.
+
+    Attributes:
+        image_size: the working resolution (square).
+        folds: k of the k-fold pool/validation split.
+        zoom_max: the largest ℓ, in pixels.
+        zoom_mode: ``resize`` (upscale by ℓ pixels) or ``pad`` (ℓ pixels per side, target ignored).
+        flip_probability: the chance of a horizontal flip.
+    """
 
     image_size: int = 769
     folds: int = 6

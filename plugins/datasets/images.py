@@ -47,9 +47,15 @@ LAYOUT = "expected image files under ROOT (any subfolders) and a classes file wi
 
 @dataclass(frozen=True)
 class ImagesParams:
-    """``classes``: the class-name file (absolute, or relative to ROOT). ``masks``: folder of the evaluation
-    masks (absolute, or relative to ROOT; empty for none). ``image_size``: 0 keeps the images' size.
-    ``augmentation``: ``flip`` (left-right with ``flip_probability``) or ``none``."""
+    """Parameters of ``images``.
+
+    Attributes:
+        classes: the class-name file (absolute, or relative to ROOT).
+        masks: the folder of the evaluation masks (absolute, or relative to ROOT; empty for none).
+        image_size: the working resolution (square); 0 keeps the images' size.
+        augmentation: ``flip`` (left-right with ``flip_probability``) or ``none``.
+        flip_probability: the chance of a horizontal flip.
+    """
 
     classes: str = "classes.txt"
     masks: str = ""

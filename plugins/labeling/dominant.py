@@ -8,7 +8,7 @@ from albench import LabelingScheme, RegionLabels, Register, hookimpl
 
 
 class DominantLabeling(LabelingScheme):
-    """SPEC.md §Labeling schemes, Dominant. Void pixels stay ignored, and a region that is all void
+    """Dominant labels (docs/protocol.md#labeling-schemes). Void pixels stay ignored, and a region that is all void
     trains nothing (it still costs its click)."""
 
     name = "dominant"

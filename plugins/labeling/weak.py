@@ -1,7 +1,7 @@
 """``weak``: multi-class region labels (Hwang et al. 2023), one click per class present, trained in two stages.
 
 The annotator names the set of classes present in a region (void ignored); that costs one click per class.
-Training follows Hwang et al.'s two stages (SPEC.md §Labeling schemes):
+Training follows Hwang et al.'s two stages (docs/protocol.md#labeling-schemes):
 
 1. ``partial``: the model learns from the class sets directly with the merged positive loss
    −log Σ_{c∈Y} p_c(x) at every labeled pixel, plus ``prototype_weight`` × their prototypical pixel loss
@@ -36,7 +36,11 @@ MAX_CLASSES = 62  # class sets are int64 bitmasks
 
 @dataclass(frozen=True)
 class WeakParams:
-    """``prototype_weight`` scales the prototypical pixel loss of stage 1 (0 leaves only the merged positive loss)."""
+    """Parameters of ``weak``.
+
+    Attributes:
+        prototype_weight: scales stage 1's prototypical pixel loss (0 leaves only the merged positive loss).
+    """
 
     prototype_weight: float = 1.0
 

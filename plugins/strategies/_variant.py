@@ -1,5 +1,5 @@
 """The two flavours of each baseline: as its authors published it, or as the OREAL authors' copy computed it
-(SPEC.md §Two flavours of each baseline)."""
+(docs/strategies.md#two-flavours-of-each-baseline)."""
 
 from __future__ import annotations
 

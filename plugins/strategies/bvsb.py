@@ -1,13 +1,5 @@
-"""``bvsb``: best versus second best (Joshi et al. 2009), as the OREAL paper's baseline (SPEC.md §Strategies).
-
-Pixel uncertainty u(x) = p₍₂₎(x) / p₍₁₎(x), the ratio of the second-highest to the highest class probability
-(in (0, 1], higher = more uncertain); region score = u aggregated over P(s) (``aggregation``, mean in the
-paper's baseline); highest first, in score order until the click budget is spent.
-
-``measure = "margin"`` scores 1 − (p₍₁₎ − p₍₂₎) instead, Joshi et al.'s margin (with two classes it orders
-pixels as the ratio does; with more it does not). The OREAL authors' copy, Cai et al.'s and Hwang et al.'s
-code all use the ratio at T = 1, so there is no ``variant``.
-"""
+"""``bvsb``: best versus second best (Joshi et al. 2009), the ratio p₍₂₎/p₍₁₎ or the margin aggregated over each
+region, as the OREAL paper's baseline (docs/strategies.md#bvsb)."""
 
 from __future__ import annotations
 
@@ -24,8 +16,12 @@ from albench.uncertainty import BvsbMargin, BvsbRatio
 
 @dataclass(frozen=True)
 class BvsbParams:
-    """``aggregation``: mean (the paper's baseline), max or p95. ``measure``: ``ratio`` p₍₂₎/p₍₁₎ (SPEC.md) or
-    ``margin`` 1 − (p₍₁₎ − p₍₂₎)."""
+    """Parameters of ``bvsb``.
+
+    Attributes:
+        aggregation: mean (the paper's baseline), max or p95.
+        measure: ``ratio`` p₍₂₎/p₍₁₎ or ``margin`` 1 − (p₍₁₎ − p₍₂₎).
+    """
 
     aggregation: RegionAggregation = "mean"
     measure: Literal["ratio", "margin"] = "ratio"

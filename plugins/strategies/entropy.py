@@ -1,10 +1,5 @@
-"""``entropy``: the regions whose pixels the model is least sure of, by Shannon entropy (SPEC.md §Strategies).
-
-Pixel score H(x) = −Σ_c p_c(x) ln p_c(x) (Shannon 1948; 0·ln 0 = 0), reduced over the region's pixels P(s)
-by ``aggregation`` (mean in the paper's baselines); the highest-scoring unlabeled regions are taken, in
-score order until the click budget is spent. The OREAL authors' copy adds ε = 1e-7 inside the logarithm,
-which lowers H by at most C·1e-7 nats per pixel, so there is no ``variant``.
-"""
+"""``entropy``: the regions whose pixels the model is least sure of, by Shannon entropy aggregated over each
+region (docs/strategies.md#entropy)."""
 
 from __future__ import annotations
 
@@ -19,7 +14,11 @@ from albench.uncertainty import ShannonEntropy
 
 @dataclass(frozen=True)
 class EntropyParams:
-    """``aggregation``: how H(x) is reduced over a region (mean, as in the paper's baselines; max; p95)."""
+    """Parameters of ``entropy``.
+
+    Attributes:
+        aggregation: how H(x) is reduced over a region: mean (the paper's baselines), max or p95.
+    """
 
     aggregation: RegionAggregation = "mean"
 

@@ -1,7 +1,7 @@
 """``full``: the fully labeled reference. Round 0 labels every region of the pool; nothing is queried after.
 
 With ``--labeling precise`` this is full supervision, the upper-bound line of the curves; with
-``--labeling dominant`` it is the ceiling that dominant superpixel labels allow.
+``--labeling dominant`` it is the ceiling that dominant superpixel labels allow (docs/strategies.md#full).
 """
 
 from __future__ import annotations

@@ -1,30 +1,7 @@
-"""``oreal``: one-vs-rest entropy with class balancing (Wu et al., SPEC.md §Strategies, OREAL).
+"""``oreal``: one-vs-rest entropy with class balancing (the OREAL paper, Sec. 3; supplementary §2).
 
-1. Score: H_c(s) = max over the region's pixels of H_c(x) = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε),
-   natural log, ε = 1e-7 (``aggregation`` picks max, or mean / the 95th percentile for the ablations).
-2. Items per class: δ = ITEMSPERCLASS(n, Q) (supplementary Algorithm 1): Q times, c ← argmin_c (n_c + δ_c),
-   δ_c += 1. n_c = labeled regions whose dominant ground-truth class is c; with ``background_oversampling``
-   and a background class b, n_b = 0 (supplementary §2.2), so background gets the first picks.
-3. Selection: class by class, the δ_c unlabeled regions not yet picked this round with the highest H_c(s). A
-   region picked for class c may be of another class; the next round's n compensates (supplementary Fig. 2).
-4. Weak labels (a region costs one click per class present, supplementary §3.5): the per-class lists of step 3
-   are interleaved round-robin (first of each class, then second of each, ...) and taken in that order until
-   the click budget is spent. As in the authors' code the lists are built first, class by class, so a region
-   belongs to the list of the first class that picked it.
-
-``tie_order`` decides the argmin ties of step 2 and the class order of steps 3 and 4:
-
-- ``index`` (default, SPEC.md): ties go to the lowest class index; classes are visited in index order.
-- ``first-seen`` (the published code, which keeps n in a dict): the classes in the order their first region
-  appears in the labeled set (``context.labeled_order``, i.e. round 0's random order, then each round's
-  selection order), then every class never seen, in index order. Under background oversampling the background
-  count is never recorded (the code counts from class 1), so b ranks with the never-seen classes. Ties go to
-  the earlier class in this order, and classes are visited in the order they first received a pick. The
-  authors' code walks the labeled regions image by image in its own dataset order, which albench cannot
-  know; it walks them in labeling order instead.
-
-Ablations (supplementary §2.3): ``aggregation=mean`` (OREAL mean), ``score=prob-entropy`` (p_c·H instead of
-H_c), ``background_oversampling=false`` (OREAL δ), ``aggregation=p95`` (OREAL 95%).
+Score, ITEMSPERCLASS allocation, per-class selection, the weak-label round-robin, ``tie_order`` and the
+ablations: docs/strategies.md#oreal.
 """
 
 from __future__ import annotations
@@ -42,9 +19,14 @@ from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 @dataclass(frozen=True)
 class OrealParams:
-    """``aggregation``: max (the paper), mean or p95 (ablations). ``score``: ``ovr`` (one-vs-rest entropy)
-    or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation). ``background_oversampling``: set n_b = 0
-    (off: the δ ablation). ``tie_order``: ``index`` (SPEC.md) or ``first-seen`` (the authors' code)."""
+    """Parameters of ``oreal``; each ablation of the paper is one of them.
+
+    Attributes:
+        aggregation: max (the paper), mean or p95 (ablations).
+        score: ``ovr`` (one-vs-rest entropy) or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation).
+        background_oversampling: set n_b = 0 before allocating (off: the δ ablation).
+        tie_order: ``index`` (lowest class first) or ``first-seen`` (the authors' code).
+    """
 
     aggregation: RegionAggregation = "max"
     score: Literal["ovr", "prob-entropy"] = "ovr"

@@ -1,29 +1,7 @@
-"""``pixelbal``: BvSB with pixel-wise class-balancing weights (Hwang et al. 2023, SPEC.md §Strategies).
+"""``pixelbal``: BvSB with pixel-wise class-balancing weights (1 + ν·π_c)^(−2) (Hwang et al. 2023).
 
-With p = softmax(z / T) at temperature T:
-
-- π_c = mean of p_c(x) over every pixel of the pool (a first statistic over the whole pool);
-- w_c = (1 + ν·π_c)^(−2);
-- pixel score v(x) = u(x) · w_{argmax p(x)}, u(x) = p₍₂₎(x)/p₍₁₎(x) (BvSB ratio at temperature T);
-- region score = v aggregated over P(s) (``aggregation``, mean in the paper); highest first, in score order
-  until the click budget is spent. ν = 6 for Cityscapes, 12 for Pascal VOC, EndoVis and MONARCH (default).
-
-One pass over the pool: the weights need π, which is only known after the pass, so the engine keeps per region
-and per predicted class c the partial results S_c(s) = Σ u(x) and M_c(s) = max u(x) over {x ∈ P(s): argmax = c},
-plus π; the weights are applied afterwards:
-
-- mean: Σ_c w_c·S_c(s) / |P(s)|, exact;
-- max: max_c w_c·M_c(s), exact because every w_c > 0;
-- p95: not exact in one pass. The 95th percentile of w_{a(x)}·u(x) depends on how the pixels of every class
-  interleave, which no per-class summary of fixed size determines once w is unknown. albench uses
-  p95(u over P(s)) · w̄(s), with w̄(s) = Σ_c w_c S_c(s) / Σ_c S_c(s) the uncertainty-weighted mean weight of the
-  region; it is exact when the region's pixels share one predicted class (or all weights are equal).
-
-``variant`` (SPEC.md §Two flavours): ``original`` takes T = 0.1, as Hwang et al.'s code does for both π and u
-(``softmax(preds / ce_temp)``, ``ce_temp = 0.1``); ``oreal-paper`` takes T = 1, as the OREAL authors' copy.
-``temperature`` overrides either. Two further details of the published code are not reproduced: Hwang et al.
-add 1e-8 to u (a constant 1e-8·w per pixel), and the OREAL authors' copy divides π by C as well (its pixel
-counter grows once per class); its weights are reproduced exactly with ``nu`` = ν / C.
+Formula, the one-pass computation (exact for mean and max, approximate for p95) and the variants:
+docs/strategies.md#pixelbal.
 """
 
 from __future__ import annotations
@@ -44,9 +22,14 @@ VARIANT_TEMPERATURE = {"original": 0.1, "oreal-paper": 1.0}
 
 @dataclass(frozen=True)
 class PixelBalParams:
-    """``aggregation``: mean (the paper), max or p95 (approximate, see the module). ``nu``: ν of the weights
-    (6 for Cityscapes, 12 otherwise). ``temperature``: T of the softmax; unset, the variant's (0.1 original,
-    1 oreal-paper). ``variant``: ``original`` (Hwang et al.) or ``oreal-paper``."""
+    """Parameters of ``pixelbal``.
+
+    Attributes:
+        aggregation: mean (the paper), max or p95 (approximate, see docs/strategies.md).
+        nu: ν of the weights (6 for Cityscapes, 12 otherwise).
+        temperature: T of the softmax; unset, the variant's (0.1 original, 1 oreal-paper).
+        variant: ``original`` (Hwang et al.) or ``oreal-paper``.
+    """
 
     aggregation: RegionAggregation = "mean"
     nu: float = 12.0

@@ -1,4 +1,4 @@
-"""``random``: regions drawn uniformly from the unlabeled pool (SPEC.md §Strategies, Random)."""
+"""``random``: regions drawn uniformly from the unlabeled pool (docs/strategies.md#random)."""
 
 from __future__ import annotations
 
