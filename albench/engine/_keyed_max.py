@@ -45,13 +45,15 @@ import numpy as np
 from albench.engine import _simd as simd
 from albench.engine._label_runs import EMPTY_CODE, LabelRuns
 
-__all__ = ["Candidates", "key_candidates", "vector_lanes"]
+__all__ = ["Candidates", "key_candidates", "vector_parts"]
 
 _LOW_BITS = np.int32(0x7FFFFFFF)
 #: The smallest code a candidate may have: keys of 0 are never candidates (see ``PixelScore.key_tolerance``).
 _ONE = np.int32(1)
 #: Pixels of one channel per vector in the channel-major kernel.
 _SPAN = 16
+#: How many pixels ahead the pixel-major kernel asks for the cache line (a few percent faster from DRAM).
+_AHEAD = 64
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,31 @@ class Candidates:
     slots: np.ndarray
 
 
-def vector_lanes(channels: int) -> int:
-    """Lanes of the pixel-major kernel's vectors: the next power of two ≥ C (LLVM splits those into the
-    CPU's registers cleanly; other counts it handles element by element)."""
-    return 1 << max(channels - 1, 0).bit_length()
+def vector_parts(channels: int) -> tuple[int, int]:
+    """The pixel-major kernel's two vectors for C channels: the largest power of two ≤ C lanes, then the next
+    power of two ≥ the rest (at least one lane). LLVM maps power-of-two vectors onto the CPU's registers
+    cleanly (21 channels: 16 + 8 lanes, one 512-bit and one 256-bit register with AVX-512, three 256-bit
+    ones with AVX2), where one 21-lane vector it would handle element by element."""
+    head = 1 << (channels.bit_length() - 1)
+    rest = channels - head
+    return head, 1 << max(rest - 1, 0).bit_length()
+
+
+@numba.njit(inline="always")
+def _fold(key: Any, p: Any, best: Any, second: Any, held: Any, lowest: Any) -> Any:  # pragma: no cover
+    """One pixel into a run's accumulators: the largest and second-largest codes, the probability at the
+    largest, and the smallest raw code (negative: a key with its sign bit set)."""
+    code = simd.as_int32(key(p))
+    lowest = simd.minimum(lowest, code)
+    second = simd.maximum(second, simd.minimum(best, code))
+    held = simd.select_greater(code, best, p, held)
+    best = simd.maximum(best, code)
+    return best, second, held, lowest
 
 
 def _pixel_major_kernel(key: Callable[[Any], Any], channels: int) -> Any:
-    lanes = vector_lanes(channels)
+    head, tail = vector_parts(channels)
+    rest = channels - head  # the tail's loaded lanes (0: a single lane that loads nothing)
     every_channel = (1 << channels) - 1 if channels < 64 else -1
 
     @numba.njit(nogil=True, boundscheck=False)
@@ -80,57 +99,99 @@ def _pixel_major_kernel(key: Callable[[Any], Any], channels: int) -> Any:
         regions: Any,
         num_pixels: int,
         codes: Any,
+        held_values: Any,
         tolerance: int,
         cand_values: Any,
         cand_slots: Any,
+        cand_codes: Any,
     ) -> Any:  # pragma: no cover - compiled
         capacity = cand_values.shape[0]
         count = 0
         runs = starts.shape[0]
-        low_bits = simd.splat(_LOW_BITS, lanes)
-        band = simd.splat(np.int32(tolerance), lanes)
-        one = simd.splat(_ONE, lanes)
-        empty = simd.splat(EMPTY_CODE, lanes)
-        zero = simd.splat(np.float32(0.0), lanes)
-        bits = simd.splat(np.int32(0), lanes)
+        band_h, band_t = simd.splat(np.int32(tolerance), head), simd.splat(np.int32(tolerance), tail)
+        one_h, one_t = simd.splat(_ONE, head), simd.splat(_ONE, tail)
+        empty_h, empty_t = simd.splat(EMPTY_CODE, head), simd.splat(EMPTY_CODE, tail)
+        zero_h, zero_t = simd.splat(np.float32(0.0), head), simd.splat(np.float32(0.0), tail)
+        lowest_h, lowest_t = simd.splat(np.int32(0), head), simd.splat(np.int32(0), tail)
         for i in range(runs):
             start = starts[i]
             stop = starts[i + 1] if i + 1 < runs else num_pixels
             region = regions[i]
-            best, second, held = empty, empty, zero
+            best_h, second_h, held_h = empty_h, empty_h, zero_h
+            best_t, second_t, held_t = empty_t, empty_t, zero_t
             for j in range(start, stop):
-                p = simd.load(values, j, 0, channels, lanes)
-                code = simd.as_int32(key(p))
-                bits = simd.bitwise_or(bits, code)
-                code = simd.bitwise_and(code, low_bits)
-                second = simd.maximum(second, simd.minimum(best, code))
-                held = simd.select_greater(code, best, p, held)
-                best = simd.maximum(best, code)
-            top = simd.maximum(simd.load_row(codes, region, 0, lanes), best)
-            simd.store_row(codes, region, 0, top)
-            floor = simd.maximum(simd.subtract(top, band), one)
+                simd.prefetch(values, j + _AHEAD, 0)
+                p_h = simd.load(values, j, 0, head, head)
+                p_t = simd.load(values, j, head, rest, tail)  # lanes past C load as 0
+                best_h, second_h, held_h, lowest_h = _fold(key, p_h, best_h, second_h, held_h, lowest_h)
+                best_t, second_t, held_t, lowest_t = _fold(key, p_t, best_t, second_t, held_t, lowest_t)
+            # The region's maximum so far, and who holds it: this run where it set a new maximum.
+            old_h, old_t = simd.load_row(codes, region, 0, head), simd.load_row(codes, region, head, tail)
+            before_h = simd.load_row(held_values, region, 0, head)
+            before_t = simd.load_row(held_values, region, head, tail)
+            top_h, top_t = simd.maximum(old_h, best_h), simd.maximum(old_t, best_t)
+            simd.store_row(codes, region, 0, top_h)
+            simd.store_row(codes, region, head, top_t)
+            simd.store_row(held_values, region, 0, simd.select_greater(best_h, old_h, held_h, before_h))
+            simd.store_row(held_values, region, head, simd.select_greater(best_t, old_t, held_t, before_t))
+            floor_h = simd.maximum(simd.subtract(top_h, band_h), one_h)
+            floor_t = simd.maximum(simd.subtract(top_t, band_t), one_t)
+            raised = every_channel & ~(simd.bitmask_ge(old_h, best_h) | (simd.bitmask_ge(old_t, best_t) << head))
             slot = region * channels
-            if every_channel & simd.bitmask_ge(second, floor):  # several pixels in the band: read the run again
+            # A raised maximum whose previous holder is still in the band: that holder becomes a candidate.
+            mask = raised & (simd.bitmask_ge(old_h, floor_h) | (simd.bitmask_ge(old_t, floor_t) << head))
+            while mask:
+                lane = simd.lowest_set_bit(mask)
+                mask &= mask - 1
+                if count < capacity:
+                    if lane < head:
+                        cand_values[count], cand_codes[count] = simd.element(before_h, lane), simd.element(old_h, lane)
+                    else:
+                        cand_values[count] = simd.element(before_t, lane - head)
+                        cand_codes[count] = simd.element(old_t, lane - head)
+                    cand_slots[count] = slot + lane
+                count += 1
+            deep = simd.bitmask_ge(second_h, floor_h) | (simd.bitmask_ge(second_t, floor_t) << head)
+            if every_channel & deep:  # several pixels in the band: read the run again for all of them
                 for j in range(start, stop):
-                    code = simd.bitwise_and(simd.as_int32(key(simd.load(values, j, 0, channels, lanes))), low_bits)
-                    mask = every_channel & simd.bitmask_ge(code, floor)
+                    code_h = simd.as_int32(key(simd.load(values, j, 0, head, head)))
+                    code_t = simd.as_int32(key(simd.load(values, j, head, rest, tail)))
+                    mask = every_channel & (
+                        simd.bitmask_ge(code_h, floor_h) | (simd.bitmask_ge(code_t, floor_t) << head)
+                    )
                     while mask:
                         lane = simd.lowest_set_bit(mask)
                         mask &= mask - 1
                         if count < capacity:
                             cand_values[count] = values[j, lane]
                             cand_slots[count] = slot + lane
+                            cand_codes[count] = (
+                                simd.element(code_h, lane) if lane < head else simd.element(code_t, lane - head)
+                            )
                         count += 1
-            else:
-                mask = every_channel & simd.bitmask_ge(best, floor)
+            else:  # the run's maximum, where it is in the band without being the region's holder
+                mask = (
+                    every_channel
+                    & ~raised
+                    & (simd.bitmask_ge(best_h, floor_h) | (simd.bitmask_ge(best_t, floor_t) << head))
+                )
                 while mask:
                     lane = simd.lowest_set_bit(mask)
                     mask &= mask - 1
                     if count < capacity:
-                        cand_values[count] = simd.element(held, lane)
+                        if lane < head:
+                            cand_values[count], cand_codes[count] = (
+                                simd.element(held_h, lane),
+                                simd.element(best_h, lane),
+                            )
+                        else:
+                            cand_values[count] = simd.element(held_t, lane - head)
+                            cand_codes[count] = simd.element(best_t, lane - head)
                         cand_slots[count] = slot + lane
                     count += 1
-        return count, simd.or_reduce(bits)
+        # Keys ≥ 0 have codes ≥ 0 (which compare as their floats do, NaN on top); a negative code is a key
+        # with its sign bit set, which the caller must not trust.
+        return count, min(simd.min_reduce(lowest_h), simd.min_reduce(lowest_t))
 
     return kernel
 
@@ -179,12 +240,11 @@ def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
         count = 0
         runs = starts.shape[0]
         channels = values.shape[0]
-        low_bits = simd.splat(_LOW_BITS, _SPAN)
         zero = simd.splat(np.int32(0), _SPAN)
         one = simd.splat(_ONE, _SPAN)
         band = simd.splat(np.int32(tolerance), _SPAN)
         never = simd.splat(np.int32(0x7FFFFFFF), _SPAN)
-        bits = zero
+        lowest = zero
         for i in range(runs):
             start = starts[i]
             stop = starts[i + 1] if i + 1 < runs else num_pixels
@@ -192,24 +252,35 @@ def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
             for group in range(0, channels, 4):  # channels past the last repeat it (their columns are padding)
                 c0, c1 = group, min(group + 1, channels - 1)
                 c2, c3 = min(group + 2, channels - 1), min(group + 3, channels - 1)
-                m0, m1, m2, m3 = zero, zero, zero, zero  # codes are ≥ 0, and lanes past the run load as 0
+                m0, m1, m2, m3 = zero, zero, zero, zero  # valid codes are ≥ 0; lanes past the run load as 0
                 for begin in range(start, stop, _SPAN):
                     size = min(_SPAN, stop - begin)
                     k0 = simd.as_int32(key(simd.load(values, c0, begin, size, _SPAN)))
                     k1 = simd.as_int32(key(simd.load(values, c1, begin, size, _SPAN)))
                     k2 = simd.as_int32(key(simd.load(values, c2, begin, size, _SPAN)))
                     k3 = simd.as_int32(key(simd.load(values, c3, begin, size, _SPAN)))
-                    bits = simd.bitwise_or(bits, simd.bitwise_or(simd.bitwise_or(k0, k1), simd.bitwise_or(k2, k3)))
-                    m0 = simd.maximum(m0, simd.bitwise_and(k0, low_bits))
-                    m1 = simd.maximum(m1, simd.bitwise_and(k1, low_bits))
-                    m2 = simd.maximum(m2, simd.bitwise_and(k2, low_bits))
-                    m3 = simd.maximum(m3, simd.bitwise_and(k3, low_bits))
+                    lowest = simd.minimum(lowest, simd.minimum(simd.minimum(k0, k1), simd.minimum(k2, k3)))
+                    m0 = simd.maximum(m0, k0)
+                    m1 = simd.maximum(m1, k1)
+                    m2 = simd.maximum(m2, k2)
+                    m3 = simd.maximum(m3, k3)
                 best = simd.max_reduce4(m0, m1, m2, m3)
                 simd.store_row(run_codes, i, group, best)
                 simd.store_row(codes, region, group, simd.maximum(simd.load_row(codes, region, group, 4), best))
             if members[first[region + 1] - 1] != i:
                 continue
-            # The region's last run: its band is final. Maximal codes of 0 (keys of 0) write nothing.
+            # The region's last run: its band is final. Maximal codes of 0 (keys of 0) write nothing. The rows to
+            # read again left L1 a while ago: ask for all of them first, so their misses overlap.
+            for group in range(0, channels, _SPAN):
+                valid = (np.int64(1) << min(_SPAN, channels - group)) - 1
+                top = simd.load_row(codes, region, group, _SPAN)
+                floor = simd.select_greater(top, zero, simd.maximum(simd.subtract(top, band), one), never)
+                for member in range(first[region], first[region + 1]):
+                    run = members[member]
+                    hits = valid & simd.bitmask_ge(simd.load_row(run_codes, run, group, _SPAN), floor)
+                    while hits:
+                        simd.prefetch(values, group + simd.lowest_set_bit(hits), starts[run])
+                        hits &= hits - 1
             for group in range(0, channels, _SPAN):
                 valid = (np.int64(1) << min(_SPAN, channels - group)) - 1
                 top = simd.load_row(codes, region, group, _SPAN)
@@ -228,7 +299,7 @@ def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
                         low = simd.splat(simd.element(floor, lane), _SPAN)
                         for begin in range(run_start, run_stop, _SPAN):
                             p = simd.load(values, c, begin, min(_SPAN, run_stop - begin), _SPAN)
-                            mask = simd.bitmask_ge(simd.bitwise_and(simd.as_int32(key(p)), low_bits), low)
+                            mask = simd.bitmask_ge(simd.as_int32(key(p)), low)
                             while mask:
                                 index = simd.lowest_set_bit(mask)
                                 mask &= mask - 1
@@ -236,28 +307,24 @@ def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
                                     cand_values[count] = simd.element(p, index)
                                     cand_slots[count] = region * channels + c
                                 count += 1
-        return count, simd.or_reduce(bits)
+        return count, simd.min_reduce(lowest)  # negative: some key had its sign bit set
 
     return kernel
 
 
-def _make_filter(key: Callable[[Any], Any]) -> Any:
-    @numba.njit(nogil=True)
-    def keep_final_band(
-        values: Any, slots: Any, count: int, codes: Any, tolerance: int
-    ) -> int:  # pragma: no cover - compiled
-        """Compact the candidates to those in their region's final band (``codes`` flat); the new count."""
-        kept = 0
-        for index in range(count):
-            slot = slots[index]
-            low = max(codes[slot] - tolerance, _ONE)
-            if np.int32(np.float32(key(values[index])).view(np.int32) & _LOW_BITS) >= low:
-                values[kept] = values[index]
-                slots[kept] = slot
-                kept += 1
-        return kept
-
-    return keep_final_band
+@numba.njit(nogil=True, cache=True)
+def _keep_final_band(
+    values: Any, slots: Any, candidate_codes: Any, count: int, codes: Any, tolerance: int
+) -> int:  # pragma: no cover - compiled
+    """Compact the candidates to those in their region's final band (``codes`` flat); the new count."""
+    kept = 0
+    for index in range(count):
+        slot = slots[index]
+        if candidate_codes[index] >= max(codes[slot] - tolerance, 1):
+            values[kept] = values[index]
+            slots[kept] = slot
+            kept += 1
+    return kept
 
 
 class _Scratch(threading.local):
@@ -285,7 +352,6 @@ def _table(name: str, rows: int, columns: int, fill: int | None = None) -> np.nd
 
 
 _KERNELS: dict[tuple[Any, int | None], Any] = {}  # by key function and channel count (None: channel-major)
-_FILTERS: dict[Any, Any] = {}
 
 
 def _kernel(key: Callable[[Any], Any], channels: int | None) -> Any:
@@ -295,13 +361,6 @@ def _kernel(key: Callable[[Any], Any], channels: int | None) -> Any:
         made = _channel_major_kernel(function) if channels is None else _pixel_major_kernel(function, channels)
         kernel = _KERNELS[(function, channels)] = made
     return kernel
-
-
-def _filter(key: Callable[[Any], Any]) -> Any:
-    function = getattr(key, "__func__", key)
-    if function not in _FILTERS:
-        _FILTERS[function] = _make_filter(function)
-    return _FILTERS[function]
 
 
 def key_candidates(
@@ -365,17 +424,25 @@ def _pixel_major_candidates(
 ) -> tuple[np.ndarray, Candidates] | None:
     channels = values.shape[1]
     kernel = _kernel(key, channels)
-    capacity = 1024 + 8 * num_regions * channels  # about three per region and channel are written on smooth maps
+    columns = sum(vector_parts(channels))
+    capacity = 1024 + 2 * num_regions * channels
     while True:
-        codes = _table("codes", num_regions, vector_lanes(channels), int(EMPTY_CODE))
+        codes = _table("codes", num_regions, columns, int(EMPTY_CODE))
+        held = _SCRATCH.get("held", num_regions * columns, np.float32).reshape(num_regions, columns)
         cand_values = _SCRATCH.get("values", capacity, np.float32)
         cand_slots = _SCRATCH.get("slots", capacity, np.int64)
-        count, bits = kernel(values, runs.starts, regions, runs.num_pixels, codes, tolerance, cand_values, cand_slots)
+        cand_codes = _SCRATCH.get("candidate codes", capacity, np.int32)
+        count, bits = kernel(
+            values, runs.starts, regions, runs.num_pixels, codes, held, tolerance, cand_values, cand_slots, cand_codes
+        )
         if bits < 0:
             return None
         if count <= capacity:
             break
-        capacity = 2 * count  # rare (saturated maps): reduce the image again with room for every candidate
+        capacity = 2 * count  # saturated maps: many pixels in the band; reduce again with room for all
     codes = codes[:, :channels].copy()
-    kept = _filter(key)(cand_values, cand_slots, count, codes.reshape(-1), tolerance)
-    return codes, Candidates(cand_values[:kept].copy(), cand_slots[:kept].copy())
+    kept = _keep_final_band(cand_values, cand_slots, cand_codes, count, codes.reshape(-1), tolerance)
+    # Every region and channel with a maximal key > 0 has its holder as a candidate too.
+    holders = np.flatnonzero(codes.reshape(-1) > 0)
+    values_out = np.concatenate([cand_values[:kept], held[:, :channels].reshape(-1)[holders]])
+    return codes, Candidates(values_out, np.concatenate([cand_slots[:kept], holders]))

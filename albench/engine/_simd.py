@@ -35,9 +35,11 @@ __all__ = [
     "lowest_set_bit",
     "max_reduce",
     "max_reduce4",
+    "min_reduce",
     "maximum",
     "minimum",
     "or_reduce",
+    "prefetch",
     "select_greater",
     "splat",
     "store_row",
@@ -224,9 +226,10 @@ def _reduction(operation: str) -> Any:
     return reduce
 
 
-#: The OR, and the (signed) maximum, of all int32 lanes.
+#: The OR, the (signed) maximum and minimum, of all int32 lanes.
 or_reduce = _reduction("or")
 max_reduce = _reduction("smax")
+min_reduce = _reduction("smin")
 
 
 def _max_reduce4(typingctx: Any, first: Any, second: Any, third: Any, fourth: Any) -> Any:
@@ -276,6 +279,25 @@ def _element(typingctx: Any, vector: Any, lane: Any) -> Any:
     return vector.dtype(vector, lane), codegen
 
 
+def _prefetch(typingctx: Any, array: Any, row: Any, column: Any) -> Any:
+    """Ask the CPU to bring ``array[row, column]``'s cache line in (no effect on results; may be past the end)."""
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        array_type = signature.args[0]
+        proxy = context.make_array(array_type)(context, builder, args[0])
+        data = builder.bitcast(proxy.data, ir.IntType(8).as_pointer())
+        strides = cgutils.unpack_tuple(builder, proxy.strides, count=2)
+        offset = builder.add(builder.mul(args[1], strides[0]), builder.mul(args[2], strides[1]))
+        pointer = builder.gep(data, [offset])
+        function_type = ir.FunctionType(ir.VoidType(), [pointer.type, *[ir.IntType(32)] * 3])
+        prefetch = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")  # type: ignore[no-untyped-call]
+        i32 = ir.IntType(32)
+        builder.call(prefetch, [pointer, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(array, row, column), codegen
+
+
 def _lowest_set_bit(typingctx: Any, mask: Any) -> Any:
     """The index of the lowest set bit of a non-zero int64 (LLVM's cttz: one instruction)."""
 
@@ -322,6 +344,7 @@ bitmask_ge: Any = intrinsic(_bitmask_ge)
 max_reduce4: Any = intrinsic(_max_reduce4)
 element: Any = intrinsic(_element)
 lowest_set_bit: Any = intrinsic(_lowest_set_bit)
+prefetch: Any = intrinsic(_prefetch)
 
 
 def _vector_implementation(left: Any, right: Any, implementation: Any) -> Any:
