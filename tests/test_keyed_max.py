@@ -171,14 +171,14 @@ def test_probabilities_outside_zero_one_are_scored_pixel_by_pixel(layout):
 
 def test_key_candidates_flags_an_invalid_key_and_retries_when_its_buffer_overflows():
     # One region of 64×64 pixels all at p = ½ (four channels): every pixel is a candidate, far more than the
-    # first buffer holds, so the pixel-major kernel reduces the image again with room for all of them.
+    # first buffer holds, so the kernels reduce the image again with room for all of them.
     values = np.full((4096, 4), 0.5, dtype=np.float32)
     runs = label_runs(np.zeros((64, 64), dtype=np.int64))
-    codes, candidates = key_candidates(values, runs, 0, 1, bernoulli_variance, 2**13, pixel_major=True)
-    assert codes.tolist() == [[np.float32(0.25).view(np.int32)] * 4]
-    assert len(candidates.values) == 4096 * 4 and set(candidates.slots.tolist()) == {0, 1, 2, 3}
-    codes, candidates = key_candidates(values.T.copy(), runs, 0, 1, bernoulli_variance, 2**13, pixel_major=False)
-    assert len(candidates.values) == 4096 * 4
+    for pixel_major in (True, False):
+        data = values if pixel_major else values.T.copy()
+        codes, candidates = key_candidates(data, runs, 0, 1, bernoulli_variance, 2**13, pixel_major=pixel_major)
+        assert codes.tolist() == [[np.float32(0.25).view(np.int32)] * 4]
+        assert np.bincount(candidates.slots).tolist()[:4] >= [4096] * 4 and set(candidates.values.tolist()) == {0.5}
     values[7, 2] = -0.5
     assert key_candidates(values, runs, 0, 1, bernoulli_variance, 2**13, pixel_major=True) is None
     assert key_candidates(values.T.copy(), runs, 0, 1, bernoulli_variance, 2**13, pixel_major=False) is None
@@ -187,7 +187,8 @@ def test_key_candidates_flags_an_invalid_key_and_retries_when_its_buffer_overflo
 def test_key_candidates_hand_computed():
     # Two regions on one row of six pixels, [0 0 1 1 1 0], one channel: p = 0.1 0.3 | 0.5 0.2 0.5 | 0.31.
     # Keys p(1 − p): 0.09 0.21 | 0.25 0.16 0.25 | 0.2139: region 0's maximal key is 0.2139 (the last pixel),
-    # and 0.21 lies 1.8 % below it, outside a tolerance of 8 ulps; region 1 has two pixels at 0.25.
+    # and 0.21 lies 1.8 % below it, outside a tolerance of 8 ulps; region 1 has two pixels at 0.25. (A
+    # candidate may be listed twice: the maximum of their scores is the same.)
     values = np.array([[0.1, 0.3, 0.5, 0.2, 0.5, 0.31]], dtype=np.float32)
     runs = label_runs(np.array([[0, 0, 1, 1, 1, 0]]))
     for pixel_major in (False, True):
@@ -195,8 +196,9 @@ def test_key_candidates_hand_computed():
         codes, candidates = key_candidates(data, runs, 0, 3, bernoulli_variance, 8, pixel_major=pixel_major)
         keys = codes.view(np.float32)
         assert keys[:2, 0].tolist() == pytest.approx([0.31 * 0.69, 0.25]) and codes[2, 0] == EMPTY_CODE
-        pairs = sorted(zip(candidates.slots.tolist(), candidates.values.tolist(), strict=True))
-        assert pairs == [(0, pytest.approx(0.31)), (1, 0.5), (1, 0.5)]
+        pairs = sorted(set(zip(candidates.slots.tolist(), candidates.values.tolist(), strict=True)))
+        assert pairs == [(0, pytest.approx(0.31)), (1, 0.5)]
+        assert np.bincount(candidates.slots)[1] >= 2  # both pixels at 0.5
 
 
 def test_simd_vectors_hand_computed():

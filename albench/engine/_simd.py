@@ -286,7 +286,7 @@ def _prefetch(typingctx: Any, array: Any, row: Any, column: Any) -> Any:
         array_type = signature.args[0]
         proxy = context.make_array(array_type)(context, builder, args[0])
         data = builder.bitcast(proxy.data, ir.IntType(8).as_pointer())
-        strides = cgutils.unpack_tuple(builder, proxy.strides, count=2)
+        strides = cgutils.unpack_tuple(builder, proxy.strides, count=2)  # type: ignore[no-untyped-call]
         offset = builder.add(builder.mul(args[1], strides[0]), builder.mul(args[2], strides[1]))
         pointer = builder.gep(data, [offset])
         function_type = ir.FunctionType(ir.VoidType(), [pointer.type, *[ir.IntType(32)] * 3])
