@@ -31,7 +31,14 @@ from albench.hookspecs import Register, hookimpl
 from albench.losses import dense_loss, merged_positive_loss, prototypical_pixel_loss
 from albench.params import NoParams
 from albench.selection import allocate_items, items_per_class, spend_in_score_order, take_within_budget, top_k
-from albench.statistics import Aggregation, PixelScore, PoolStatistic, RegionAggregation, RegionStatistic
+from albench.statistics import (
+    Aggregation,
+    PercentileMethod,
+    PixelScore,
+    PoolStatistic,
+    RegionAggregation,
+    RegionStatistic,
+)
 
 __version__ = "0.1.0"
 
@@ -46,6 +53,7 @@ __all__ = [
     "LabelingScheme",
     "NoParams",
     "ParameterError",
+    "PercentileMethod",
     "PixelScore",
     "PoolStatistic",
     "ProtocolError",

@@ -188,6 +188,15 @@ class _Run:
                 batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
                 description=f"round {round_index - 1}: score pool",
             )
+            # Statistics that need the first pass's pool statistics (PixelBal's exact p95): a second pass.
+            second_pass = strategy.second_pass(self.parts.dataset.num_classes, pool_stats)
+            if second_pass:
+                more, _ = score_pool(
+                    self.eval_model, self.parts.dataset, self.store, self.split.pool, second_pass,
+                    batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                    description=f"round {round_index - 1}: score pool, second pass",
+                )
+                region_stats = {**region_stats, **more}
         order = self.pool.labeled_order()
         context = SelectionContext(
             round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
