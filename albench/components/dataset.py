@@ -122,7 +122,7 @@ class Dataset(ABC):
         )
         return digest.hexdigest()[:16]
 
-    def files(self) -> Sequence[Path]:
+    def content_files(self) -> Sequence[Path]:
         """The files whose bytes make up the dataset (images, masks, colour maps), in any order.
 
         The run spec records a digest of their bytes, so editing one in place (same name, same classes) gives

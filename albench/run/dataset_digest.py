@@ -1,5 +1,5 @@
 """The content digest of an on-disk dataset: a sha256 over the bytes of every file it lists
-(:meth:`albench.Dataset.files`), recorded in the run spec so that editing a mask gives new run ids.
+(:meth:`albench.Dataset.content_files`), recorded in the run spec so that editing a mask gives new run ids.
 
 Reading every byte of a dataset is slow, so each file's digest is cached by absolute path, size and
 modification time in ``<cache>/file-digests/<digest of the root>.json``: a later run reads only the files

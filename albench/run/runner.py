@@ -147,7 +147,8 @@ class _Run:
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
-        check_labels(self.pool.dominant_confusion, spec.dataset.name, "pool", self.split.pool, dataset.ignore_index)
+        if regions is None:  # an annotation loop's pool has no masks: its labels come from a person
+            check_labels(self.pool.dominant_confusion, spec.dataset.name, "pool", self.split.pool, dataset.ignore_index)
         if not parts.strategy.labels_whole_pool:
             _check_budget(spec, self.pool, parts.labeling.unit_cost)
         self.graph = self.pool.graph(self.store)

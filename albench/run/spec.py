@@ -189,7 +189,7 @@ def resolve_grid(
     dataset, opened = resolve_dataset(
         registry, config.dataset.name, {**config.dataset.params, **overrides.get("dataset", {})}, data_root
     )
-    dataset = dataclasses.replace(dataset, content=content_digest(opened.files(), opened.root, cache_dir))
+    dataset = dataclasses.replace(dataset, content=content_digest(opened.content_files(), opened.root, cache_dir))
     shared = {
         kind: resolve_component(registry, kind, choice.name, {**choice.params, **overrides.get(kind, {})})
         for kind, choice in choices.items()
