@@ -3,9 +3,10 @@ cannot fit in memory (the process would grow until the kernel kills it), and a s
 ignore (every mIoU would be NaN).
 
 The memory estimate is measured, not guessed: one training step of a copy of the model on one and on two
-images, counting the bytes of the tensors autograd saves for the backward pass (they are what grows with
-the batch), fitted as ``fixed + batch × per image``, plus the gradients and the two Adam moments of the
-weights. It is compared with the memory the device has available (CPU: ``MemAvailable`` and the cgroup
+images, on the meta device (shapes only, nothing computed), counting the bytes of the tensors autograd
+saves for the backward pass (they are what grows with the batch), fitted as ``fixed + batch × per image``,
+plus the gradients and the two Adam moments of the weights. A model that cannot run on the meta device is
+not checked. It is compared with the memory the device has available (CPU: ``MemAvailable`` and the cgroup
 limit; CUDA: free device memory); where that is unknown (MPS, other systems) nothing is checked.
 """
 
@@ -27,33 +28,35 @@ __all__ = ["available_memory", "check_batch_fits", "check_labels", "training_mem
 _GIB = 2**30
 
 
-def _saved_bytes(model: nn.Module, batch: int, height: int, width: int, num_classes: int, device: torch.device) -> int:
-    """Bytes autograd saves for backward in one training step of ``model`` on ``batch`` random images."""
+def _saved_bytes(model: nn.Module, batch: int, height: int, width: int, num_classes: int) -> int:
+    """Bytes autograd saves for backward in one training step of ``model`` (on the meta device) on ``batch``
+    images: shapes only, nothing is computed."""
     storages: dict[int, int] = {}
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
+        storages[storage._cdata] = storage.nbytes()  # one entry per storage: views of it count once
         return tensor
 
-    images = torch.rand(batch, 3, height, width, device=device)
-    targets = torch.randint(0, num_classes, (batch, height, width), device=device)
+    images = torch.empty(batch, 3, height, width, device="meta")
+    targets = torch.empty(batch, height, width, dtype=torch.int64, device="meta")
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        loss = functional.cross_entropy(model(images), targets)
-    loss.backward()  # type: ignore[no-untyped-call]
+        functional.cross_entropy(model(images), targets)
     return sum(storages.values())
 
 
-def training_memory(
-    model: nn.Module, batch_size: int, height: int, width: int, num_classes: int, device: torch.device
-) -> tuple[int, int]:
-    """``(estimated bytes for a training step of batch_size, bytes per image)``, measured on a copy of
-    ``model`` (its weights, buffers and every random generator are left as they were)."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        probe = copy.deepcopy(model).to(device).train()
-        one = _saved_bytes(probe, 1, height, width, num_classes, device)
-        two = _saved_bytes(probe, 2, height, width, num_classes, device)
+def training_memory(model: nn.Module, batch_size: int, height: int, width: int, num_classes: int) -> tuple[int, int] | None:
+    """``(estimated bytes for a training step of batch_size, bytes per image)``, or ``None`` when the model
+    cannot run on the meta device. Measured on a copy of ``model`` moved to the meta device, where a forward
+    pass propagates shapes without computing (a second, not minutes, for a ResNet at 513²): the model, its
+    weights and every random generator are left as they were."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            probe = copy.deepcopy(model).to("meta").train()
+            one = _saved_bytes(probe, 1, height, width, num_classes)
+            two = _saved_bytes(probe, 2, height, width, num_classes)
+    except Exception:  # an operation without a meta implementation: the estimate is unknown
+        return None
     per_image = max(two - one, 1)
     fixed = max(one - per_image, 0)
     weights = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
@@ -99,9 +102,10 @@ def check_batch_fits(
     available = available_memory(device)
     if available is None:
         return
-    needed, per_image = training_memory(model, batch_size, height, width, num_classes, device)
-    if needed <= available:
+    estimate = training_memory(model, batch_size, height, width, num_classes)
+    if estimate is None or estimate[0] <= available:
         return
+    needed, per_image = estimate
     fits = max(0, int((available - (needed - batch_size * per_image)) // per_image))
     raise ProtocolError(
         f"protocol.batch_size={batch_size} needs about {needed / _GIB:.1f} GiB to train backbone {backbone!r} on "
