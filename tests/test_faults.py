@@ -455,6 +455,7 @@ def test_a_batch_that_cannot_fit_in_memory_fails_before_training(tmp_path, tiny_
     ), message
     assert "GiB available; lower protocol.batch_size (about" in message
     assert not list((tmp_path / "results").glob("*.parquet"))
+    assert not list((tmp_path / "cache").rglob("*.npz"))  # failed before the superpixels were computed
 
 
 def test_the_training_memory_estimate_by_hand():

@@ -145,6 +145,7 @@ class _Run:
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+        self._check_memory()
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
         if regions is None:  # an annotation loop's pool has no masks: its labels come from a person
@@ -154,11 +155,18 @@ class _Run:
         self.graph = self.pool.graph(self.store)
         self.stages = list(parts.labeling.stages(dataset.num_classes))
         self.models = [self._build_model() for _ in self.stages]
-        height, width = dataset.load(self.split.pool[0]).image.shape[:2]
-        check_batch_fits(self.models[0].model, self.protocol.batch_size, height, width, dataset.num_classes,
-                         self.device, spec.backbone.name)
         self.environment = environment(self.device)
         self.distributions = distributions
+
+    def _check_memory(self) -> None:
+        """Fail before the superpixels are computed when a training batch cannot fit in memory. The model is
+        a throwaway built under a forked generator: the run's own models and random draws are untouched."""
+        dataset = self.parts.dataset
+        height, width = dataset.load(self.split.pool[0]).image.shape[:2]
+        with torch.random.fork_rng(devices=[]):
+            model = self.parts.backbone.build(dataset.num_classes)
+        check_batch_fits(model, self.protocol.batch_size, height, width, dataset.num_classes, self.device,
+                         self.spec.backbone.name)
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
