@@ -45,7 +45,9 @@ def _saved_bytes(model: nn.Module, batch: int, height: int, width: int, num_clas
     return sum(storages.values())
 
 
-def training_memory(model: nn.Module, batch_size: int, height: int, width: int, num_classes: int) -> tuple[int, int] | None:
+def training_memory(
+    model: nn.Module, batch_size: int, height: int, width: int, num_classes: int
+) -> tuple[int, int] | None:
     """``(estimated bytes for a training step of batch_size, bytes per image)``, or ``None`` when the model
     cannot run on the meta device. Measured on a copy of ``model`` moved to the meta device, where a forward
     pass propagates shapes without computing (a second, not minutes, for a ResNet at 513²): the model, its
