@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -121,7 +120,7 @@ def check_plugins(registry: Registry, *, strict: bool) -> None:
     if strict:
         raise ComponentError(f"--strict: {len(lines)} plugin(s) failed to load: {'; '.join(lines)}")
     for line in lines:
-        err.print(f"[yellow]warning:[/] {escape(line)} (--strict makes this an error)", highlight=False)
+        err.print(Text("warning: ", style="yellow") + Text(f"{line} (--strict makes this an error)"))
 
 
 def summary_table(outcome: RunOutcome) -> Table:
@@ -183,27 +182,46 @@ def run(
         registry = load_registry()
         check_plugins(registry, strict=strict)
         cache_dir = cache_dir or default_cache_dir()
-        specs = build_specs(registry, strategy, protocol_file=protocol, dataset=dataset, backbone=backbone,
-                            superpixels=superpixels, labeling=labeling, seeds=seed, rounds=rounds,
-                            budget=budget, settings=set_, data_root=data_root, cache_dir=cache_dir)
+        specs = build_specs(
+            registry,
+            strategy,
+            protocol_file=protocol,
+            dataset=dataset,
+            backbone=backbone,
+            superpixels=superpixels,
+            labeling=labeling,
+            seeds=seed,
+            rounds=rounds,
+            budget=budget,
+            settings=set_,
+            data_root=data_root,
+            cache_dir=cache_dir,
+        )
         resolve_device(device)
-        options = RunOptions(results_dir=results_dir, cache_dir=cache_dir, device=device, data_root=data_root,
-                             force=force)
+        options = RunOptions(
+            results_dir=results_dir, cache_dir=cache_dir, device=device, data_root=data_root, force=force
+        )
         files.ensure_writable(results_dir)
-        files.ensure_writable(options.cache_dir, "--cache-dir (or set ALBENCH_CACHE_DIR)", "write the superpixel cache to")
+        files.ensure_writable(
+            options.cache_dir, "--cache-dir (or set ALBENCH_CACHE_DIR)", "write the superpixel cache to"
+        )
         removed = tidy(results_dir)
         if removed:
             err.print(f"removed {len(removed)} file(s) that killed runs left: {', '.join(str(p) for p in removed)}")
         failures: list[RunFailure] = []
         for index, spec in enumerate(specs, start=1):
-            err.print(Text(f"run {index}/{len(specs)}", style="bold") + Text(
-                f": {spec.strategy.label} on {spec.dataset.label}, seed {spec.seed} (run id {spec.run_id})"))
+            err.print(
+                Text(f"run {index}/{len(specs)}", style="bold")
+                + Text(f": {spec.strategy.label} on {spec.dataset.label}, seed {spec.seed} (run id {spec.run_id})")
+            )
             with RichProgress() as progress:
                 outcome = execute_or_record(spec, registry, options, progress)
             if isinstance(outcome, RunFailure):
                 failures.append(outcome)
                 saved = f"; traceback in {outcome.traceback_path}" if outcome.traceback_path else ""
-                print_error(f"run {spec.run_id} ({spec.strategy.label}, seed {spec.seed}) failed: {outcome.error}{saved}")
+                print_error(
+                    f"run {spec.run_id} ({spec.strategy.label}, seed {spec.seed}) failed: {outcome.error}{saved}"
+                )
                 continue
             if outcome.status == "skipped":
                 err.print(f"skipped: results exist at {outcome.path} (use --force to rerun)")
@@ -213,8 +231,10 @@ def run(
             if len(specs) == 1:
                 raise typer.Exit(1)
             listed = "; ".join(f"{f.spec.strategy.label} seed {f.spec.seed} ({f.spec.run_id})" for f in failures)
-            raise AlbenchError(f"{len(failures)} of {len(specs)} runs failed: {listed}. The others are saved; once "
-                               f"fixed, rerun the same command (finished runs are skipped): {rerun_command()}")
+            raise AlbenchError(
+                f"{len(failures)} of {len(specs)} runs failed: {listed}. The others are saved; once "
+                f"fixed, rerun the same command (finished runs are skipped): {rerun_command()}"
+            )
 
 
 def rerun_command() -> str:
