@@ -383,8 +383,9 @@ def test_a_plugin_that_exits_at_import_is_reported_by_name_and_distribution(tmp_
         error,
     )
     listed = runner.invoke(app, ["plugins"])
-    assert listed.exit_code == 0 and "albench-exit-at-import" in listed.stdout
-    assert "1 plugin(s) failed to load" in listed.stderr
+    message = _one_line(listed.stderr)
+    assert listed.exit_code == 0 and "1 plugin(s) failed to load" in message
+    assert f"plugin 'albench_exit_at_import' (albench-exit-at-import 0.1): {error}" in message, message
     assert "oreal" in registry.names("strategy")  # the rest works
 
 
