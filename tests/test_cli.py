@@ -143,10 +143,13 @@ def test_leaderboard_of_a_missing_directory(tmp_path):
     assert "results directory" in result.stderr and "does not exist" in result.stderr
 
 
-def test_leaderboard_names_an_unreadable_results_file(tmp_path):
+def test_leaderboard_sets_an_unreadable_results_file_aside(tmp_path):
     (tmp_path / "broken.parquet").write_text("not parquet")
     result = runner.invoke(app, ["leaderboard", "-r", str(tmp_path)])
-    assert result.exit_code == 1 and "broken.parquet is not readable Parquet" in " ".join(result.stderr.split())
+    message = " ".join(result.stderr.split())
+    assert f"set aside {tmp_path / 'broken.parquet'}: not readable Parquet" in message, message
+    assert f"moved to {tmp_path / '.quarantine' / 'broken.parquet'}" in message
+    assert "Traceback" not in result.output and not (tmp_path / "broken.parquet").exists()
 
 
 def test_seed_and_setting_parsers():
@@ -160,15 +163,20 @@ def test_seed_and_setting_parsers():
 def test_leaderboard_reads_files_from_before_a_column_was_added(results: Path):
     path = next(results.glob("*.parquet"))
     table = pq.read_table(path)
-    pq.write_table(table.drop_columns(["aggregation"]), path)
+    # As an albench from before that column (and before checksums) wrote it.
+    footer = {k: v for k, v in table.schema.metadata.items() if k != b"albench.checksum"}
+    pq.write_table(table.drop_columns(["aggregation"]).replace_schema_metadata(footer), path)
     result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 2
+    assert "set aside" not in result.stderr and not (results / ".quarantine").exists()
 
 
-def test_leaderboard_rejects_a_parquet_file_that_is_not_albench_results(tmp_path):
+def test_leaderboard_skips_a_parquet_file_that_is_not_albench_results(tmp_path):
     import pyarrow as pa
 
     pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
     result = runner.invoke(app, ["leaderboard", "-r", str(tmp_path)])
-    assert result.exit_code == 1 and "lacks columns run_id" in result.stderr and "not an albench results file" in result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"skipped {tmp_path / 'other.parquet'}: not an albench results file (no run_id," in message, message
+    assert (tmp_path / "other.parquet").exists() and not (tmp_path / ".quarantine").exists()

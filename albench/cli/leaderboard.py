@@ -49,6 +49,8 @@ def leaderboard(
         loaded = select_runs(results_dir, dataset=dataset, backbone=backbone, strategy=strategy,
                              labeling=labeling, protocol=protocol, checkpoints=checkpoints)
         if not loaded.runs and format is ReportFormat.table:
+            for note in loaded.notes:
+                err.print(note)
             err.print(f"no results in {results_dir}; run `albench run --strategy oreal` first")
             return
         grids = build_leaderboard(loaded.runs, chosen, convention_choice(convention))

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from albench.cli._common import FormatOption, OutputFormat, err, handle_errors, out
 from albench.components import KINDS
@@ -141,7 +142,7 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
                 out.print(f"  {p['name']}: {p['type']} = {_shown(p['default'])}{doc}", highlight=False, markup=False)
         if duplicates:
             dup_table = Table(
-                title="[red]duplicate names (unusable until one plugin is removed)[/]", title_justify="left"
+                title=Text("duplicate names (unusable until one plugin is removed)", style="red"), title_justify="left"
             )
             for column in ("kind", "name", "registered by"):
                 dup_table.add_column(column)
@@ -149,6 +150,9 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
                 dup_table.add_row(d["kind"], d["name"], d["plugins"])
             out.print(dup_table)
         if broken:
-            err.print(f"[red]{len(broken)} plugin(s) failed to load[/]; commands that do not need them still work:")
+            err.print(
+                Text(f"{len(broken)} plugin(s) failed to load", style="red")
+                + Text("; commands that do not need them still work:")
+            )
             for b in broken:
                 err.print(f"  {b['summary']}", highlight=False, markup=False)

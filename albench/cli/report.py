@@ -58,6 +58,8 @@ def _load(results_dir: Path, dataset: list[str] | None, backbone: list[str] | No
 
 def _emit(grids: list[Grid], format: ReportFormat, loaded: LoadedRuns, what: str) -> None:
     if not grids:
+        for note in loaded.notes:
+            err.print(note)
         err.print(f"no runs to build {what} from")
         return
     render(grids, format, out, err, loaded.notes)

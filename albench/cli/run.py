@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
+from albench.cli._common import (
+    ResultsDirOption,
+    RichProgress,
+    default_cache_dir,
+    err,
+    handle_errors,
+    out,
+    print_error,
+)
 from albench.components import RUN_KINDS
 from albench.errors import AlbenchError, ComponentError, ParameterError
 from albench.host.registry import Registry, load_registry
+from albench.results import files
+from albench.results.store import tidy
 from albench.run.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, load_protocol_file
-from albench.run.runner import RunOptions, RunOutcome, execute_run, resolve_device
-from albench.run.spec import RunSpec, resolve_grid
+from albench.run.runner import RunFailure, RunOptions, RunOutcome, execute_or_record, resolve_device
+from albench.run.spec import RunSpec, check_seed, resolve_grid
 
 SET_KINDS = ("protocol", *RUN_KINDS)
 
@@ -32,6 +44,8 @@ def parse_seeds(values: list[str]) -> tuple[int, ...]:
             if not match:
                 raise ParameterError(f"--seed {value!r}: expected an integer, a range like 0-2, or a list like 0,1,2")
             start, stop = int(match[1]), int(match[2] if match[2] is not None else match[1])
+            check_seed(start, f"--seed {value!r}")
+            check_seed(stop, f"--seed {value!r}")
             if stop < start:
                 raise ParameterError(f"--seed {value!r}: the range ends before it starts")
             seeds.extend(range(start, stop + 1))
@@ -73,6 +87,7 @@ def build_specs(
     budget: int | None,
     settings: list[str],
     data_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> list[RunSpec]:
     """Every run of the grid, fully resolved and type-checked before any of them starts."""
     if not strategies:
@@ -94,7 +109,7 @@ def build_specs(
     if protocol_changes:
         config = dataclasses.replace(config, protocol=config.protocol.replace(**protocol_changes))
     run_seeds = parse_seeds(seeds) if seeds else config.seeds
-    return resolve_grid(registry, config, strategies, run_seeds, overrides, data_root=data_root)
+    return resolve_grid(registry, config, strategies, run_seeds, overrides, data_root=data_root, cache_dir=cache_dir)
 
 
 def check_plugins(registry: Registry, *, strict: bool) -> None:
@@ -105,7 +120,7 @@ def check_plugins(registry: Registry, *, strict: bool) -> None:
     if strict:
         raise ComponentError(f"--strict: {len(lines)} plugin(s) failed to load: {'; '.join(lines)}")
     for line in lines:
-        err.print(f"[yellow]warning:[/] {escape(line)} (--strict makes this an error)", highlight=False)
+        err.print(Text("warning: ", style="yellow") + Text(f"{line} (--strict makes this an error)"))
 
 
 def summary_table(outcome: RunOutcome) -> Table:
@@ -166,6 +181,7 @@ def run(
     with handle_errors():
         registry = load_registry()
         check_plugins(registry, strict=strict)
+        cache_dir = cache_dir or default_cache_dir()
         specs = build_specs(
             registry,
             strategy,
@@ -179,33 +195,48 @@ def run(
             budget=budget,
             settings=set_,
             data_root=data_root,
+            cache_dir=cache_dir,
         )
         resolve_device(device)
         options = RunOptions(
-            results_dir=results_dir,
-            cache_dir=cache_dir or default_cache_dir(),
-            device=device,
-            data_root=data_root,
-            force=force,
+            results_dir=results_dir, cache_dir=cache_dir, device=device, data_root=data_root, force=force
         )
-        failures = 0
+        files.ensure_writable(results_dir)
+        files.ensure_writable(
+            options.cache_dir, "--cache-dir (or set ALBENCH_CACHE_DIR)", "write the superpixel cache to"
+        )
+        removed = tidy(results_dir)
+        if removed:
+            err.print(f"removed {len(removed)} file(s) that killed runs left: {', '.join(str(p) for p in removed)}")
+        failures: list[RunFailure] = []
         for index, spec in enumerate(specs, start=1):
             err.print(
-                f"[bold]run {index}/{len(specs)}[/]: {spec.strategy.label} on {spec.dataset.label}, "
-                f"seed {spec.seed} (run id {spec.run_id})"
+                Text(f"run {index}/{len(specs)}", style="bold")
+                + Text(f": {spec.strategy.label} on {spec.dataset.label}, seed {spec.seed} (run id {spec.run_id})")
             )
-            try:
-                with RichProgress() as progress:
-                    outcome = execute_run(spec, registry, options, progress)
-            except AlbenchError as error:
-                if len(specs) == 1:
-                    raise
-                failures += 1
-                err.print(f"[bold red]error:[/] {error}")
+            with RichProgress() as progress:
+                outcome = execute_or_record(spec, registry, options, progress)
+            if isinstance(outcome, RunFailure):
+                failures.append(outcome)
+                saved = f"; traceback in {outcome.traceback_path}" if outcome.traceback_path else ""
+                print_error(
+                    f"run {spec.run_id} ({spec.strategy.label}, seed {spec.seed}) failed: {outcome.error}{saved}"
+                )
                 continue
             if outcome.status == "skipped":
                 err.print(f"skipped: results exist at {outcome.path} (use --force to rerun)")
             out.print(summary_table(outcome))
             err.print(f"results: {outcome.path}")
         if failures:
-            raise AlbenchError(f"{failures} of {len(specs)} runs failed (see above)")
+            if len(specs) == 1:
+                raise typer.Exit(1)
+            listed = "; ".join(f"{f.spec.strategy.label} seed {f.spec.seed} ({f.spec.run_id})" for f in failures)
+            raise AlbenchError(
+                f"{len(failures)} of {len(specs)} runs failed: {listed}. The others are saved; once "
+                f"fixed, rerun the same command (finished runs are skipped): {rerun_command()}"
+            )
+
+
+def rerun_command() -> str:
+    """The command line this process was started with, to paste back."""
+    return shlex.join(["albench", *sys.argv[1:]])

@@ -20,8 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from albench.errors import AlbenchError
+from albench.results import files
+from albench.results.checkpoints import PARTIAL_DIR, DamagedCheckpoint, read_checkpoint_rows
 from albench.results.metrics import Convention, aualc, balance, iou_per_class, mean_iou
-from albench.results.store import SCHEMA, read_results
+from albench.results.store import SCHEMA, SetAside, quarantine, read_results
 
 __all__ = ["ConventionChoice", "LoadedRuns", "Run", "RunFilter", "load_runs", "runs_from_table", "strip_aggregation"]
 
@@ -195,18 +197,6 @@ def runs_from_table(table: pa.Table, source: Source = "results") -> list[Run]:
     return [_one_run(run_id, rows, source) for run_id, rows in sorted(by_run.items())]
 
 
-def _checkpoint_rows(path: Path) -> list[dict[str, Any]] | None:
-    """The rows saved in a checkpoint, without reading its model weights into memory (``mmap``)."""
-    import torch
-
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # a checkpoint being replaced, truncated or foreign: nothing to report from it
-        return None
-    rows = payload.get("rows") if isinstance(payload, dict) else None
-    return rows if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows) else None
-
-
 @dataclass
 class LoadedRuns:
     """The runs of a results directory, and notes on what could not be read."""
@@ -218,20 +208,26 @@ class LoadedRuns:
 def load_runs(results_dir: Path, *, checkpoints: bool = True) -> LoadedRuns:
     """Every finished run under ``results_dir`` and, with ``checkpoints``, every run in progress.
 
-    A checkpoint whose run also has a results file is ignored (the file is the finished run).
+    A checkpoint whose run also has a results file is ignored (the file is the finished run). Damaged files
+    are moved to the quarantine and foreign ones skipped (:func:`albench.results.store.read_results`); the
+    notes name them.
     """
-    runs = runs_from_table(read_results(results_dir))
-    notes: list[str] = []
+    contents = read_results(results_dir)
+    runs = runs_from_table(contents.table)
+    notes = contents.notes()
     if checkpoints:
         finished = {run.run_id for run in runs}
-        for path in sorted((results_dir / ".partial").glob("*.pt")):
+        for path in files.list_files(results_dir / PARTIAL_DIR, ".pt"):
             if path.stem in finished:
                 continue
-            rows = _checkpoint_rows(path)
-            if rows is None:
-                notes.append(f"checkpoint {path} could not be read; its run is left out")
+            try:
+                rows = read_checkpoint_rows(path)
+            except DamagedCheckpoint as damaged:
+                aside = SetAside(path, f"checkpoint {damaged.reason}", quarantined=quarantine(path, results_dir, damaged.reason))
+                notes.append(f"{aside.note()}; its run is left out")
                 continue
-            runs.extend(runs_from_table(pa.Table.from_pylist(rows, schema=SCHEMA), source="checkpoint"))
+            if rows:
+                runs.extend(runs_from_table(pa.Table.from_pylist(rows, schema=SCHEMA), source="checkpoint"))
     return LoadedRuns(runs, notes)
 
 

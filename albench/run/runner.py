@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch import nn
 
@@ -31,12 +31,22 @@ from albench.components import (
     SuperpixelMethod,
 )
 from albench.determinism import configure_determinism, derive_seed, numpy_generator
-from albench.errors import AlbenchError, DatasetError, ProtocolError
+from albench.errors import AlbenchError, DatasetError, ProtocolError, StorageError
 from albench.host.registry import Registry
+from albench.results import files
 from albench.results.metrics import iou_per_class, mean_iou
-from albench.results.store import environment, result_path, write_results
-from albench.run.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from albench.results.store import (
+    SetAside,
+    environment,
+    failure_path,
+    quarantine,
+    read_run_file,
+    result_path,
+    write_results,
+)
+from albench.run.checkpoint import Checkpoint, DamagedCheckpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
+from albench.run.guards import check_batch_fits, check_labels
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
@@ -45,7 +55,7 @@ from albench.run.superpixel_cache import SuperpixelStore
 from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
 
-__all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
+__all__ = ["RunFailure", "RunOptions", "RunOutcome", "execute_or_record", "execute_run", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -135,8 +145,11 @@ class _Run:
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+        self._check_memory()
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
+        if regions is None:  # an annotation loop's pool has no masks: its labels come from a person
+            check_labels(self.pool.dominant_confusion, spec.dataset.name, "pool", self.split.pool, dataset.ignore_index)
         if not parts.strategy.labels_whole_pool:
             _check_budget(spec, self.pool, parts.labeling.unit_cost)
         self.graph = self.pool.graph(self.store)
@@ -144,6 +157,16 @@ class _Run:
         self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
         self.distributions = distributions
+
+    def _check_memory(self) -> None:
+        """Fail before the superpixels are computed when a training batch cannot fit in memory. The model is
+        a throwaway built under a forked generator: the run's own models and random draws are untouched."""
+        dataset = self.parts.dataset
+        height, width = dataset.load(self.split.pool[0]).image.shape[:2]
+        with torch.random.fork_rng(devices=[]):
+            model = self.parts.backbone.build(dataset.num_classes)
+        check_batch_fits(model, self.protocol.batch_size, height, width, dataset.num_classes, self.device,
+                         self.spec.backbone.name)
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -217,6 +240,7 @@ class _Run:
         """mIoU on the validation split: what early stopping watches (never the reported test split)."""
         confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
                                      device=self.device, progress=self.progress, description="validate")
+        check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
     def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
@@ -248,6 +272,8 @@ class _Run:
                 batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
                 description=f"{label}: evaluate",
             ))
+            check_labels(confusions[-1], self.spec.dataset.name, "evaluation", self.split.evaluation,
+                         self.parts.dataset.ignore_index)
             train_time += trained - started
             eval_time += time.perf_counter() - trained
         return confusions, train_time, eval_time
@@ -285,25 +311,44 @@ class _Run:
         return Checkpoint(self.spec.canonical(), rows, [m.state() for m in self.models])
 
 
+def _resume_point(partial: Path, spec: RunSpec, results_dir: Path, progress: Progress) -> Checkpoint | None:
+    """The run's checkpoint, if it has a sound one; a damaged one is moved to the quarantine."""
+    try:
+        saved = load_checkpoint(partial, spec.canonical())
+    except DamagedCheckpoint as damaged:
+        reason = f"checkpoint {damaged.reason}"
+        progress.log(f"{SetAside(partial, reason, quarantined=quarantine(partial, results_dir, reason)).note()}; "
+                     f"starting the run over")
+        return None
+    if saved is None and partial.exists():
+        progress.log(f"checkpoint {partial} belongs to another spec; starting the run over")
+    return saved
+
+
 def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress: Progress | None = None) -> RunOutcome:
     """Run ``spec`` to completion, resuming a saved checkpoint; skip it if its results exist (unless forced).
 
-    A run that fails on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that
-    crashes or is killed keeps its checkpoint, and rerunning resumes after the last completed round.
+    A results file that fails its check is moved to the quarantine and the run done again. A run that fails
+    on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that crashes, is
+    killed or cannot write (a :class:`StorageError`) keeps its checkpoint, and rerunning resumes after the
+    last completed round.
     """
     progress = progress or NullProgress()
-    path = result_path(options.results_dir, spec.run_id)
+    results_dir = options.results_dir
+    path = result_path(results_dir, spec.run_id)
     if path.exists() and not options.force:
-        return RunOutcome(spec, path, "skipped", pq.read_table(path))
-    partial = checkpoint_path(options.results_dir, spec.run_id)
+        table, aside = read_run_file(path, results_dir)
+        if table is not None:
+            return RunOutcome(spec, path, "skipped", table)
+        progress.log(f"{aside.note() if aside else path}; running it again")
+    files.ensure_writable(results_dir)
+    partial = checkpoint_path(results_dir, spec.run_id)
     if options.force:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
     try:
         run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
                    distributions=_distributions(registry, spec))
-        saved = load_checkpoint(partial, spec.canonical())
-        if saved is None and partial.exists():
-            progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")
+        saved = _resume_point(partial, spec, results_dir, progress)
         rows = run.restore(saved) if saved is not None else []
         if rows:
             progress.log(f"resuming run {spec.run_id} after round {len(rows) - 1}")
@@ -321,10 +366,49 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
                 f"{rows[-1]['labeled_regions']} regions labeled"
             )
+    except StorageError:
+        raise  # the disk, not the input: keep the checkpoint to resume from
     except AlbenchError:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
         raise
     write_results(path, rows, {"spec": spec.canonical(), "split": {"pool": list(run.split.pool),
                                                                    "evaluation": list(run.split.evaluation)}})
-    partial.unlink(missing_ok=True)
-    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", pq.read_table(path))
+    files.remove(partial)
+    table, aside = read_run_file(path, results_dir)
+    if table is None:
+        raise StorageError(f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
+                           f"check the disk, then rerun")
+    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", table)
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A run that raised: the one-line error and where its traceback was saved."""
+
+    spec: RunSpec
+    error: str
+    traceback_path: Path | None
+
+
+def execute_or_record(spec: RunSpec, registry: Registry, options: RunOptions,
+                      progress: Progress | None = None) -> RunOutcome | RunFailure:
+    """:func:`execute_run`, with any exception of the run (a plugin's bug as much as albench's own errors)
+    turned into a :class:`RunFailure` whose traceback is saved in ``results/.failed/RUN_ID.txt``, so a grid can
+    go on with its other runs. A results directory that cannot be written stops the grid (every run would
+    fail the same way), and so do ``KeyboardInterrupt`` and ``SystemExit``."""
+    failure_file = failure_path(options.results_dir, spec.run_id)
+    try:
+        outcome = execute_run(spec, registry, options, progress)
+    except StorageError:
+        raise
+    except Exception as error:
+        message = str(error) if isinstance(error, AlbenchError) else f"{type(error).__name__}: {error}"
+        message = " ".join(message.split()) or type(error).__name__
+        try:
+            files.write_text(failure_file, f"run {spec.run_id} ({spec.strategy.label}, seed {spec.seed}) failed\n"
+                                           + traceback.format_exc())
+        except StorageError:
+            return RunFailure(spec, message, None)
+        return RunFailure(spec, message, failure_file)
+    files.remove(failure_file)
+    return outcome

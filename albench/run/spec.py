@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from albench.components import RUN_KINDS, Dataset
+from albench.errors import ParameterError, ProtocolError, UnknownComponentError
 from albench.host.registry import Registry
 from albench.params import params_to_dict
+from albench.run.dataset_digest import content_digest
 from albench.run.protocol import BenchmarkConfig, Protocol
 
 __all__ = [
-    "ComponentSpec", "RunSpec", "canonical_hash", "resolve_component", "resolve_dataset",
+    "SEED_RANGE", "ComponentSpec", "RunSpec", "canonical_hash", "check_seed", "check_strategy_sections", "resolve_component", "resolve_dataset",
     "open_component", "resolve_grid", "resolve_run", "version_drift",
 ]
 
@@ -34,6 +36,9 @@ class ComponentSpec:
 
     ``identity`` (datasets only) digests what the dataset holds (:meth:`albench.Dataset.identity`), so two
     folders read by the same dataset plugin with the same parameters are never taken for the same data.
+    ``content`` (on-disk datasets only) digests the bytes of its files (:mod:`albench.run.dataset_digest`), so
+    editing a mask in place gives new run ids. Each is left out of :meth:`canonical` when empty, so a dataset
+    generated in code (``toy``) keeps the run ids it had before they existed.
     """
 
     kind: str
@@ -42,17 +47,21 @@ class ComponentSpec:
     version: str
     label: str
     identity: str = ""
+    content: str = ""
 
     def canonical(self) -> dict[str, Any]:
         canonical = {"name": self.name, "params": dict(self.params), "version": self.version}
         if self.identity:
             canonical["identity"] = self.identity
+        if self.content:
+            canonical["content"] = self.content
         return canonical
 
     @classmethod
     def from_canonical(cls, kind: str, entry: Mapping[str, Any]) -> ComponentSpec:
         """The spec of one component as a results file or checkpoint stored it."""
-        return cls(kind, entry["name"], entry["params"], entry["version"], entry["name"], entry.get("identity", ""))
+        return cls(kind, entry["name"], entry["params"], entry["version"], entry["name"], entry.get("identity", ""),
+                   entry.get("content", ""))
 
 
 @dataclass(frozen=True)
@@ -134,24 +143,53 @@ def resolve_dataset(registry: Registry, name: str, params: Mapping[str, Any],
     return dataclasses.replace(spec, identity=dataset.identity()), dataset
 
 
+#: Seeds are stored as int64.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+def check_seed(seed: int, where: str) -> None:
+    """Raise :class:`ParameterError` for a seed the results files cannot store."""
+    low, high = SEED_RANGE
+    if not low <= seed <= high:
+        raise ParameterError(f"{where}: seed {seed} is out of range; seeds are 64-bit integers, {low} to {high}")
+
+
+def check_strategy_sections(registry: Registry, config: BenchmarkConfig) -> None:
+    """Every ``[strategies.NAME]`` of a protocol file names a strategy and only its parameters (a misspelled
+    section would otherwise be ignored, and the run would use the defaults)."""
+    for name, params in config.strategy_params.items():
+        try:
+            registry.resolve("strategy", name, params)
+        except UnknownComponentError as error:
+            raise ProtocolError(f"{config.source}: [strategies.{name}]: {error}") from None
+        except ParameterError as error:
+            raise ProtocolError(f"{config.source}: [strategies.{name}]: {error}") from None
+
+
 def resolve_grid(
     registry: Registry, config: BenchmarkConfig, strategies: Sequence[str], seeds: Sequence[int],
     overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> list[RunSpec]:
     """Every run of strategies × seeds, each component resolved and type-checked before anything trains.
 
     ``overrides`` maps a kind to parameters that replace the config's (e.g. from ``--set``). The dataset is
-    opened once, to check ``data_root`` and to record the dataset's identity in every spec.
+    opened once, to check ``data_root`` and to record the dataset's identity and content digest in every spec
+    (``cache_dir`` keeps the per-file digests, so a later call reads only the files that changed).
     """
     overrides = overrides or {}
+    check_strategy_sections(registry, config)
+    for seed in seeds:
+        check_seed(seed, f"seed of {config.source}")
     choices = {
         "backbone": config.backbone,
         "superpixels": config.superpixels,
         "labeling": config.labeling,
     }
-    dataset, _ = resolve_dataset(
+    dataset, opened = resolve_dataset(
         registry, config.dataset.name, {**config.dataset.params, **overrides.get("dataset", {})}, data_root
     )
+    dataset = dataclasses.replace(dataset, content=content_digest(opened.content_files(), opened.root, cache_dir))
     shared = {
         kind: resolve_component(registry, kind, choice.name, {**choice.params, **overrides.get(kind, {})})
         for kind, choice in choices.items()
@@ -168,7 +206,8 @@ def resolve_grid(
 def resolve_run(
     registry: Registry, config: BenchmarkConfig, strategy: str, seed: int,
     overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> RunSpec:
     """One run of :func:`resolve_grid`."""
-    (spec,) = resolve_grid(registry, config, [strategy], [seed], overrides, data_root=data_root)
+    (spec,) = resolve_grid(registry, config, [strategy], [seed], overrides, data_root=data_root, cache_dir=cache_dir)
     return spec
