@@ -129,6 +129,9 @@ class _Run:
         self.progress = progress
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
+        if self.device.type != spec.device:
+            raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
+                               f"on {options.device!r}; resolve it with the same --device")
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
         self.split = split or dataset.split(spec.seed)

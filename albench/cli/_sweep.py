@@ -1,0 +1,88 @@
+"""What ``albench run`` and ``albench sweep`` share: the executor from the options, one line per finished
+run, and the closing summary that lists failed runs with the command rerunning only them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from albench.cli._common import err
+from albench.components import Executor
+from albench.errors import ParameterError
+from albench.host.registry import Registry
+from albench.sweep.driver import SweepSummary, rerun_command
+from albench.sweep.task import RunResult
+
+__all__ = ["make_executor", "print_result", "print_summary", "typed_command"]
+
+_STYLE = {"completed": "green", "resumed": "green", "skipped": "dim", "locked": "yellow", "failed": "bold red"}
+
+
+def make_executor(registry: Registry, name: str, params: Mapping[str, Any]) -> Executor:
+    """The executor plugin ``name`` with its parameters checked (errors name the executor and parameter)."""
+    executor: Executor = registry.create("executor", name, params).instance
+    return executor
+
+
+def print_result(result: RunResult, done: int, total: int) -> None:
+    word = {"locked": "skipped"}.get(result.status, result.status)
+    style = _STYLE[result.status]
+    line = f"[{done}/{total}] [{style}]{word}[/] {result.what} (run {result.run_id})"
+    if result.status in ("completed", "resumed"):
+        line += f" in {result.seconds:.1f} s"
+    if result.message and result.status != "skipped":
+        line += f": {result.message}"
+    err.print(line, highlight=False)
+
+
+def print_summary(summary: SweepSummary, command: list[str], results_dir: Path) -> None:
+    """The closing lines; exits 1 when a run failed (after listing each with its record and error)."""
+    err.print(f"[bold]{summary.line()}[/]", highlight=False)
+    for result in summary.locked:
+        err.print(f"  running elsewhere, not waited for: {result.what} (run {result.run_id}); {result.message}",
+                  highlight=False)
+    failed = summary.failed
+    if not failed:
+        return
+    err.print(f"[bold red]{len(failed)} failed[/] (tracebacks in {results_dir / '.failed'}):", highlight=False)
+    for result in failed:
+        err.print(f"  {result.what} (run {result.run_id}): {result.message}", highlight=False)
+    err.print("rerun only these with:", highlight=False)
+    err.print(f"  {rerun_command(command, [r.run_id for r in failed])}", highlight=False, markup=False)
+    raise typer.Exit(1)
+
+
+def typed_command(ctx: typer.Context) -> list[str]:
+    """The command line as typed (``albench sweep grid.toml --workers 2``), rebuilt from the parsed options so
+    it is the same under the console script and in tests. Options left at their defaults are left out."""
+    words = ["albench", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if param.param_type_name == "argument":
+            words += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
+            continue
+        if param.param_type_name != "option" or value == param.default or value in (None, [], ()):
+            continue
+        option = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            if value:
+                words.append(option)
+            elif param.secondary_opts:
+                words.append(max(param.secondary_opts, key=len))
+            continue
+        for item in value if param.multiple else [value]:
+            words += [option, str(item.value if isinstance(item, enum.Enum) else item)]
+    return words
+
+
+def parse_gpus(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ParameterError(f"--gpus {value!r}: expected GPU ids like 0,1,2") from None
