@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from albench import Executor, hookimpl
 from albench.components import Task, TaskEnded
@@ -50,16 +49,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker(task: Task, gpu: int | None, parent: int, conn: Connection) -> None:
+def _serve(conn: Connection, gpu: int | None, parent: int) -> None:
+    """A worker: run the tasks the sweep sends, one at a time, until it sends None."""
     _die_with_parent(parent)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    try:
-        ended = TaskEnded(task.key, task())
-    except Exception:
-        ended = TaskEnded(task.key, error=traceback.format_exc())
-    conn.send(ended)
-    conn.close()
+    while (task := conn.recv()) is not None:
+        try:
+            ended = TaskEnded(task.key, task())
+        except Exception:
+            ended = TaskEnded(task.key, error=traceback.format_exc())
+        conn.send(ended)
+
+
+@dataclass
+class _Slot:
+    """One worker process, and the task it is running (None when idle)."""
+
+    process: BaseProcess
+    conn: Connection
+    gpu: int | None
+    task: Task | None = None
 
 
 def _describe_exit(code: int | None) -> str:
@@ -84,49 +94,61 @@ class LocalExecutor(Executor):
 
     def run(self, tasks: Sequence[Task]) -> Iterator[TaskEnded]:
         context = multiprocessing.get_context("spawn")
-        free: list[int | None] = list(self.params.gpus) or [None] * self.params.workers
+
+        def start(gpu: int | None) -> _Slot:
+            conn, child = context.Pipe(duplex=True)
+            process = context.Process(target=_serve, args=(child, gpu, os.getpid()), name="albench-worker")
+            process.start()
+            child.close()
+            return _Slot(process, conn, gpu)
+
+        gpus: list[int | None] = list(self.params.gpus) or [None] * self.params.workers
         pending = list(reversed(tasks))
-        running: dict[Any, tuple[BaseProcess, Connection, Task, int | None]] = {}
-        received: dict[Any, TaskEnded | None] = {}
+        slots = [start(gpu) for gpu in gpus[: len(tasks)]]
         try:
-            while pending or running:
-                while pending and free:
-                    task, gpu = pending.pop(), free.pop(0)
-                    receive, send = context.Pipe(duplex=False)
-                    process = context.Process(target=_worker, args=(task, gpu, os.getpid(), send),
-                                              name=f"albench-{task.key}", daemon=False)
-                    process.start()
-                    send.close()
-                    running[process.sentinel] = (process, receive, task, gpu)
-                # Read results as they come (a large one would block its worker) and reap exited workers.
-                receivers = {entry[1]: sentinel for sentinel, entry in running.items() if sentinel not in received}
-                for ready in wait([*running, *receivers]):
-                    if ready in receivers:
+            while pending or any(slot.task for slot in slots):
+                for index, slot in enumerate(slots):
+                    if slot.task is None and pending:
+                        if not slot.process.is_alive():
+                            slot = slots[index] = start(slot.gpu)
+                        slot.task = pending.pop()
                         try:
-                            received[receivers[ready]] = ready.recv()  # type: ignore[union-attr]
-                        except (EOFError, OSError):  # died before sending: the exit code will say why
-                            received[receivers[ready]] = None
-                        continue
-                    if ready not in running:
-                        continue
-                    process, receive, task, gpu = running[ready]
-                    if ready not in received and receive.poll():
+                            slot.conn.send(slot.task)
+                        except (BrokenPipeError, ConnectionResetError):  # died while idle: a fresh one
+                            slot.process.join()
+                            slot.conn.close()
+                            replacement = slots[index] = start(slot.gpu)
+                            replacement.task = slot.task
+                            replacement.conn.send(slot.task)
+                busy = [slot for slot in slots if slot.task is not None]
+                ready = wait([slot.conn for slot in busy] + [slot.process.sentinel for slot in busy])
+                for slot in busy:
+                    task = slot.task
+                    assert task is not None
+                    if slot.conn in ready or slot.conn.poll():
                         try:
-                            received[ready] = receive.recv()
+                            ended: TaskEnded = slot.conn.recv()
                         except (EOFError, OSError):
-                            pass
-                    del running[ready]
-                    process.join()
-                    receive.close()
-                    free.append(gpu)
-                    ended = received.pop(ready, None)
-                    yield ended or TaskEnded(task.key, error=f"worker process {process.pid} "
-                                                            f"{_describe_exit(process.exitcode)}")
+                            pass  # died mid-task: reported below, from its exit code
+                        else:
+                            slot.task = None
+                            yield ended
+                            continue
+                    if slot.process.sentinel in ready:
+                        slot.process.join()
+                        slot.task = None
+                        yield TaskEnded(task.key, error=f"worker process {slot.process.pid} "
+                                                        f"{_describe_exit(slot.process.exitcode)} while running it")
         finally:
-            for process, receive, _task, _gpu in running.values():
-                process.terminate()
-                process.join(5)
-                receive.close()
+            for slot in slots:
+                if slot.process.is_alive():
+                    if slot.task is None:
+                        slot.conn.send(None)
+                        slot.process.join(10)
+                    if slot.process.is_alive():
+                        slot.process.terminate()
+                        slot.process.join(5)
+                slot.conn.close()
 
 
 @hookimpl
