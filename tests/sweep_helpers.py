@@ -1,0 +1,51 @@
+"""Helpers of the sweep tests: the acceptance grid on the tiny benchmark, and result values to compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from conftest import TINY_PROTOCOL_TOML
+
+from albench.results.store import ENVIRONMENT_COLUMNS
+
+# The acceptance grid: oreal, oreal(aggregation=mean), random × 2 seeds × 2 labeling schemes = 12 runs.
+GRID_TOML = """
+title = "acceptance grid"
+protocol = "tiny.toml"
+labeling = ["dominant", "weak"]
+strategies = ["oreal", "oreal(aggregation=mean)", "random"]
+seeds = [0, 1]
+"""
+
+
+def write_grid(folder: Path, text: str = GRID_TOML, name: str = "grid.toml") -> Path:
+    (folder / "tiny.toml").write_text(TINY_PROTOCOL_TOML)
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def result_values(results: Path) -> dict[str, str]:
+    """Each run file's rows without the columns that say where and how fast it ran, as canonical JSON
+    (NaN compares equal to NaN there)."""
+    values = {}
+    for path in sorted(results.glob("*.parquet")):
+        table = pq.read_table(path)
+        table = table.drop_columns([c for c in ENVIRONMENT_COLUMNS if c in table.column_names])
+        values[path.stem] = json.dumps(sorted(table.to_pylist(), key=lambda r: r["round"]), sort_keys=True)
+    return values
+
+
+def sweep_process(grid: Path, results: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
+    """``albench sweep`` in its own process (so that it can be killed), output to a log next to results."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    log = open(results.parent / "sweep.log", "a")  # noqa: SIM115 - closed with the process by the caller
+    command = [sys.executable, "-c", "from albench.cli import main; main()", "sweep", str(grid),
+               "-r", str(results), "--cache-dir", str(cache), *args]
+    env = {**os.environ, "ALBENCH_LOAD_PLUGINS": ""}
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
