@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -49,3 +51,27 @@ def sweep_process(grid: Path, results: Path, cache: Path, *args: str) -> subproc
                "-r", str(results), "--cache-dir", str(cache), *args]
     env = {**os.environ, "ALBENCH_LOAD_PLUGINS": ""}
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def signal_run_when_checkpointed(results: Path, run_id: str, signum: int, rounds: int = 1) -> threading.Thread:
+    """In the background: once ``run_id`` has checkpointed a round, send ``signum`` to the process holding
+    its lock (the process running it, wherever the executor put it)."""
+
+    def act() -> None:
+        partial = results / ".partial" / f"{run_id}.pt"
+        lock = results / ".locks" / f"{run_id}.lock"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if partial.exists() and lock.exists():
+                try:
+                    pid = json.loads(lock.read_text())["pid"]
+                except (ValueError, KeyError, OSError):
+                    time.sleep(0.02)
+                    continue
+                os.kill(pid, signum)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=act, daemon=True)
+    thread.start()
+    return thread
