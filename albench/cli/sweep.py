@@ -6,6 +6,7 @@ failed ones are listed at the end with the command that reruns only them. ``--dr
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from albench.host.registry import load_registry
 from albench.run.choices import parse_settings
 from albench.run.runner import RunOptions, resolve_device
 from albench.sweep.driver import run_tasks
-from albench.sweep.grid import expand_grid, load_grid
+from albench.sweep.grid import Grid, expand_grid, load_grid
 from albench.sweep.plan import STATES, Plan, make_plan
 from albench.sweep.task import RunTask, share_registry, use_progress
 
@@ -60,6 +61,26 @@ def _executor_params(file_params: dict[str, Any], name: str, workers: int | None
     return params
 
 
+def parse_data_roots(values: list[str]) -> dict[str, Path]:
+    """``["/data/x"]`` → ``{"": /data/x}``; ``["voc=/data/voc"]`` → ``{"voc": /data/voc}``."""
+    roots: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name and "/" not in name:
+            roots[name] = Path(path)
+        else:
+            roots[""] = Path(value)
+    return roots
+
+
+def _root(grid: Grid, dataset: str, roots: dict[str, Path]) -> Path | None:
+    """Where a run of ``dataset`` reads its data: its grid entry's root, else --data-root's."""
+    for entry in grid.datasets:
+        if entry.config.dataset.name == dataset and entry.data_root is not None:
+            return entry.data_root
+    return roots.get(dataset, roots.get(""))
+
+
 def sweep(
     ctx: typer.Context,
     grid: Annotated[Path, typer.Argument(help="Grid file (TOML): datasets × backbones × labeling × strategies × seeds.")],
@@ -73,7 +94,7 @@ def sweep(
     only: Annotated[str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")] = None,
     results_dir: ResultsDirOption = Path("results"),
     cache_dir: Annotated[Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")] = None,
-    data_root: Annotated[Path | None, typer.Option(help="Data root for datasets whose grid entry gives none.")] = None,
+    data_root: Annotated[list[str], typer.Option(help="Data root of datasets whose grid entry gives none: PATH, or DATASET=PATH per dataset; repeatable.")] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="Torch device of every run: cpu, cuda, mps.")] = "cpu",
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
 ) -> None:
@@ -82,7 +103,8 @@ def sweep(
         registry = load_registry()
         grid_file = load_grid(grid)
         device_type = resolve_device(device).type if not dry_run else device.split(":")[0]
-        specs = expand_grid(registry, grid_file, device=device_type, data_root=data_root, settings=parse_settings(set_))
+        roots = parse_data_roots(data_root)
+        specs = expand_grid(registry, grid_file, device=device_type, data_root=roots, settings=parse_settings(set_))
         if only:
             specs = select_runs(specs, only)
         name = executor or str(grid_file.executor.get("name", "inline"))
@@ -104,10 +126,11 @@ def sweep(
                 out.print(f"compute left: {_hours(left)} (slots: as many as the cluster gives)")
             return
         options = RunOptions(results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device,
-                             data_root=data_root, force=force)
+                             force=force)
         err.print(f"[bold]{grid_file.title}[/]: {len(unique)} runs on executor {name}", highlight=False)
         share_registry(registry)
-        tasks = [RunTask(spec, options) for spec in unique]
+        tasks = [RunTask(spec, dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)))
+                 for spec in unique]
         if name == "inline":
             with RichProgress() as progress, use_progress(progress):
                 summary = run_tasks(tasks, chosen, print_result)

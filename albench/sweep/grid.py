@@ -180,10 +180,13 @@ def _settings(path: Path, value: Any) -> dict[str, dict[str, Any]]:
     return settings
 
 
-def expand_grid(registry: Registry, grid: Grid, *, device: str = "cpu", data_root: Path | None = None,
+def expand_grid(registry: Registry, grid: Grid, *, device: str = "cpu",
+                data_root: Path | Mapping[str, Path] | None = None,
                 settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[RunSpec]:
     """Every run of the grid, resolved and checked, in a stable order (dataset, backbone, labeling, strategy,
-    seed). ``data_root`` applies to datasets whose entry gives none; ``settings`` add to the file's ``[set]``."""
+    seed). ``data_root`` applies to datasets whose entry gives none: one path for all, or one per dataset
+    name (key ``""``: the others). ``settings`` add to the file's ``[set]``."""
+    roots = {"": data_root} if data_root is None or isinstance(data_root, Path) else dict(data_root)
     merged: dict[str, dict[str, Any]] = {kind: dict(values) for kind, values in grid.settings.items()}
     for kind, values in (settings or {}).items():
         merged.setdefault(kind, {}).update(values)
@@ -209,8 +212,8 @@ def expand_grid(registry: Registry, grid: Grid, *, device: str = "cpu", data_roo
             protocol = checked(f"{entry.where}: set.protocol", partial(config.protocol.replace, **merged["protocol"]))
             config = dataclasses.replace(config, protocol=protocol)
         dataset_params = {**config.dataset.params, **merged.get("dataset", {})}
-        dataset, _ = checked(entry.where, partial(resolve_dataset, registry, config.dataset.name, dataset_params,
-                                                  entry.data_root or data_root))
+        root = entry.data_root or roots.get(config.dataset.name, roots.get(""))
+        dataset, _ = checked(entry.where, partial(resolve_dataset, registry, config.dataset.name, dataset_params, root))
         superpixels = component(f"{entry.where}: superpixels", "superpixels", config.superpixels.name,
                                 {**config.superpixels.params, **merged.get("superpixels", {})})
         strategies = checked("strategies", partial(strategy_params, registry, config, grid.strategies,
