@@ -22,8 +22,8 @@ from albench.run.choices import parse_settings
 from albench.run.runner import RunOptions, resolve_device
 from albench.sweep.driver import run_tasks
 from albench.sweep.grid import Grid, expand_grid, load_grid
-from albench.sweep.plan import STATES, Plan, make_plan
-from albench.sweep.task import RunTask, share_registry, use_progress
+from albench.sweep.plan import STATES, Plan, make_plan, unfinished
+from albench.sweep.task import RunResult, RunTask, describe, share_registry, use_progress
 
 __all__ = ["plan_table", "sweep"]
 
@@ -129,11 +129,16 @@ def sweep(
                              force=force)
         err.print(f"[bold]{grid_file.title}[/]: {len(unique)} runs on executor {name}", highlight=False)
         share_registry(registry)
+        todo, finished = (unique, []) if force else unfinished(unique, results_dir)
+        if finished:
+            err.print(f"{len(finished)} of them finished earlier: skipped (--force reruns them)", highlight=False)
         tasks = [RunTask(spec, dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)))
-                 for spec in unique]
+                 for spec in todo]
         if name == "inline":
             with RichProgress() as progress, use_progress(progress):
                 summary = run_tasks(tasks, chosen, print_result)
         else:
             summary = run_tasks(tasks, chosen, print_result)
+        summary.results[:0] = [RunResult(spec.run_id, "skipped", describe(spec), message="results exist")
+                               for spec in finished]
         print_summary(summary, typed_command(ctx), results_dir)

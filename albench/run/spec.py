@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -88,11 +89,11 @@ class RunSpec:
             canonical["device"] = self.device
         return canonical
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
         return canonical_hash(self.canonical())
 
-    @property
+    @functools.cached_property
     def protocol_hash(self) -> str:
         """What must match for two runs to be compared: data, superpixels and protocol (not model or strategy)."""
         payload: dict[str, Any] = {

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from albench.results.locks import RunLock
 from albench.run.spec import RunSpec
 
-__all__ = ["GroupPlan", "Plan", "STATES", "make_plan", "run_states"]
+__all__ = ["GroupPlan", "Plan", "STATES", "make_plan", "run_states", "unfinished"]
 
 STATES = ("finished", "running", "partial", "failed", "to do")
 _TIME_COLUMNS = ("time_query_s", "time_train_s", "time_eval_s")
@@ -56,6 +56,15 @@ def run_states(specs: list[RunSpec], results_dir: Path) -> dict[str, str]:
         else:
             states[run_id] = "to do"
     return states
+
+
+def unfinished(specs: list[RunSpec], results_dir: Path) -> tuple[list[RunSpec], list[RunSpec]]:
+    """``specs`` split into (to run, finished), from one listing of the results directory: a sweep hands
+    only the first to its executor (a cluster never gets a job for a finished run)."""
+    finished = _names(results_dir, ".parquet")
+    todo = [spec for spec in specs if spec.run_id not in finished]
+    done = [spec for spec in specs if spec.run_id in finished]
+    return todo, done
 
 
 def _held(results_dir: Path, run_id: str) -> bool:
