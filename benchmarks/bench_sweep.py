@@ -33,8 +33,18 @@ from albench.sweep.grid import expand_grid, load_grid
 from albench.sweep.plan import make_plan, unfinished
 from albench.sweep.task import RunTask, share_registry
 
-STRATEGIES = ["random", "entropy", "bvsb", "revisiting-sp", "pixelbal", "cbal", "oreal", "oreal(aggregation=mean)",
-              "oreal(aggregation=p95)", "oreal(score=prob-entropy)"]
+STRATEGIES = [
+    "random",
+    "entropy",
+    "bvsb",
+    "revisiting-sp",
+    "pixelbal",
+    "cbal",
+    "oreal",
+    "oreal(aggregation=mean)",
+    "oreal(aggregation=p95)",
+    "oreal(score=prob-entropy)",
+]
 
 
 def big_grid(folder: Path, runs: int) -> Path:
@@ -71,8 +81,11 @@ def measure_grid(runs: int) -> list[tuple[str, float, str]]:
         (f"expand a {n}-run grid into run specs and ids", expanded, ""),
         (f"plan it against {n} result files (--dry-run)", planned, ""),
         ("sweep it: every run found finished and skipped", skipped, ""),
-        ("expand + skip-check, total (target < 5 s)", expanded + planned + skipped,
-         "yes" if expanded + planned + skipped < 5 else "NO"),
+        (
+            "expand + skip-check, total (target < 5 s)",
+            expanded + planned + skipped,
+            "yes" if expanded + planned + skipped < 5 else "NO",
+        ),
     ]
 
 
@@ -97,15 +110,22 @@ def measure_default_run() -> list[tuple[str, float, str]]:
         wall = time.perf_counter() - started
         assert result.status == "completed", result
         table = pq.read_table(result.path)
-        work = {column: float(sum(table[column].to_pylist())) for column in ("time_train_s", "time_query_s", "time_eval_s")}
+        work = {
+            column: float(sum(table[column].to_pylist())) for column in ("time_train_s", "time_query_s", "time_eval_s")
+        }
     bookkeeping = wall - sum(work.values())
     rows.append(("default run: wall time (superpixels cached)", wall, ""))
     rows.append(("  training (time_train_s)", work["time_train_s"], ""))
     rows.append(("  scoring the pool and selecting (time_query_s)", work["time_query_s"], ""))
     rows.append(("  evaluation (time_eval_s)", work["time_eval_s"], ""))
     share = bookkeeping / wall
-    rows.append((f"  albench bookkeeping: {100 * share:.2f}% of the run (target < 5%)", bookkeeping,
-                 "yes" if share < 0.05 else "NO"))
+    rows.append(
+        (
+            f"  albench bookkeeping: {100 * share:.2f}% of the run (target < 5%)",
+            bookkeeping,
+            "yes" if share < 0.05 else "NO",
+        )
+    )
     return rows
 
 

@@ -47,8 +47,18 @@ def sweep_process(grid: Path, results: Path, cache: Path, *args: str) -> subproc
     """``albench sweep`` in its own process (so that it can be killed), output to a log next to results."""
     results.parent.mkdir(parents=True, exist_ok=True)
     log = open(results.parent / "sweep.log", "a")  # noqa: SIM115 - closed with the process by the caller
-    command = [sys.executable, "-c", "from albench.cli import main; main()", "sweep", str(grid),
-               "-r", str(results), "--cache-dir", str(cache), *args]
+    command = [
+        sys.executable,
+        "-c",
+        "from albench.cli import main; main()",
+        "sweep",
+        str(grid),
+        "-r",
+        str(results),
+        "--cache-dir",
+        str(cache),
+        *args,
+    ]
     env = {**os.environ, "ALBENCH_LOAD_PLUGINS": ""}
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 

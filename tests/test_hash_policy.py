@@ -23,13 +23,23 @@ from albench.run.spec import KIND_ORDER, RunSpec, canonical_hash, resolve_run
 
 def _id_before_the_policy(spec: RunSpec) -> str:
     """The run id as albench computed it before this policy: every field of every part, always."""
-    return canonical_hash({**{kind: spec.component(kind).canonical() for kind in KIND_ORDER},
-                           "seed": spec.seed, "protocol": dataclasses.asdict(spec.protocol)})
+    return canonical_hash(
+        {
+            **{kind: spec.component(kind).canonical() for kind in KIND_ORDER},
+            "seed": spec.seed,
+            "protocol": dataclasses.asdict(spec.protocol),
+        }
+    )
 
 
 def _protocol_hash_before_the_policy(spec: RunSpec) -> str:
-    return canonical_hash({"dataset": spec.dataset.canonical(), "superpixels": spec.superpixels.canonical(),
-                           "protocol": dataclasses.asdict(spec.protocol)})
+    return canonical_hash(
+        {
+            "dataset": spec.dataset.canonical(),
+            "superpixels": spec.superpixels.canonical(),
+            "protocol": dataclasses.asdict(spec.protocol),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -87,11 +97,17 @@ def test_a_new_component_parameter_at_its_default_is_not_hashed():
 
 def test_component_spec_leaves_neutral_parameters_out_of_the_run_id(registry):
     spec = resolve_run(registry, TINY_CONFIG, "oreal", 0)
-    widened = dataclasses.replace(spec, strategy=dataclasses.replace(
-        spec.strategy, params={**spec.strategy.params, "temperature": 1.0}, neutral=("temperature",)))
+    widened = dataclasses.replace(
+        spec,
+        strategy=dataclasses.replace(
+            spec.strategy, params={**spec.strategy.params, "temperature": 1.0}, neutral=("temperature",)
+        ),
+    )
     assert widened.run_id == spec.run_id
-    set_away = dataclasses.replace(widened, strategy=dataclasses.replace(
-        widened.strategy, params={**spec.strategy.params, "temperature": 2.0}, neutral=()))
+    set_away = dataclasses.replace(
+        widened,
+        strategy=dataclasses.replace(widened.strategy, params={**spec.strategy.params, "temperature": 2.0}, neutral=()),
+    )
     assert set_away.run_id != spec.run_id
 
 

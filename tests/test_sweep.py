@@ -28,8 +28,9 @@ def _no_third_party_plugins(monkeypatch):
 
 
 def _sweep(tmp_path: Path, grid: Path, *args: str):
-    return runner.invoke(app, ["sweep", str(grid), "-r", str(tmp_path / "results"),
-                               "--cache-dir", str(tmp_path / "cache"), *args])
+    return runner.invoke(
+        app, ["sweep", str(grid), "-r", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), *args]
+    )
 
 
 def test_a_grid_expands_to_its_cross_product_with_normalised_labels(tmp_path, registry):
@@ -37,14 +38,21 @@ def test_a_grid_expands_to_its_cross_product_with_normalised_labels(tmp_path, re
     specs = expand_grid(registry, grid)
     assert len(specs) == len({s.run_id for s in specs}) == 12
     assert [(s.labeling.name, s.strategy.label, s.seed) for s in specs[:6]] == [
-        ("dominant", "oreal", 0), ("dominant", "oreal", 1),
-        ("dominant", "oreal(aggregation=mean)", 0), ("dominant", "oreal(aggregation=mean)", 1),
-        ("dominant", "random", 0), ("dominant", "random", 1)]
+        ("dominant", "oreal", 0),
+        ("dominant", "oreal", 1),
+        ("dominant", "oreal(aggregation=mean)", 0),
+        ("dominant", "oreal(aggregation=mean)", 1),
+        ("dominant", "random", 0),
+        ("dominant", "random", 1),
+    ]
     assert {s.dataset.params["num_images"] for s in specs} == {20}  # the protocol file's dataset
 
 
 def test_grid_axes_take_labels_and_protocol_settings(tmp_path, registry):
-    grid = load_grid(write_grid(tmp_path, """
+    grid = load_grid(
+        write_grid(
+            tmp_path,
+            """
 protocol = "tiny.toml"
 datasets = ["tiny.toml", { name = "toy", num_images = 12, image_size = 32 }]
 backbones = ["tiny-deeplab(width=4)"]
@@ -52,7 +60,9 @@ strategies = ["random"]
 seeds = "0-2"
 [set]
 "protocol.rounds" = 2
-"""))
+""",
+        )
+    )
     specs = expand_grid(registry, grid)
     assert len(specs) == 6
     assert {s.backbone.params["width"] for s in specs} == {4}
@@ -60,26 +70,47 @@ seeds = "0-2"
     assert sorted({s.dataset.params["num_images"] for s in specs}) == [12, 20]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('strategies = ["random"]\nseed = [0]', "grid.toml: seed: unknown key. Did you mean 'seeds'?"),
-    ('protocol = "tiny.toml"\nstrategies = ["random", "orel"]',
-     "grid.toml: strategies: unknown strategy 'orel'. Did you mean 'oreal'?"),
-    ('protocol = "tiny.toml"\nstrategies = ["oreal(aggregation=median)"]',
-     "grid.toml: strategies[0] (oreal(aggregation=median)): strategy 'oreal': parameter 'aggregation' must be"),
-    ('protocol = "tiny.toml"\nstrategies = ["random"]\nlabeling = ["dominant", "wek"]',
-     "grid.toml: labeling[1] (wek): unknown labeling 'wek'. Did you mean 'weak'?"),
-    ('protocol = "tiny.toml"\nstrategies = ["random"]\nseeds = "2-0"', "grid.toml: seeds: '2-0': the range ends"),
-    ('strategies = ["random"]\ndatasets = ["missing.toml"]', "grid.toml: datasets[0]: protocol file"),
-    ('protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"model.depth" = 3', "grid.toml: set.model.depth: expected"),
-    ('protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"protocol.budget" = 0',
-     "grid.toml: protocol (toy): set.protocol: protocol: budget must be at least 1"),
-    ('protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"strategy.nu" = 3',
-     "grid.toml: strategies: --set strategy.nu: no chosen strategy (random) has a parameter 'nu'"),
-    ('protocol = "tiny.toml"\nstrategies = []', "grid.toml: strategies: the grid needs at least one strategy"),
-    ('strategies = ["random"]\nprotocol = "tiny.toml"\n[executor]\nname = "inline"\nworkers = 2',
-     "executor 'inline' has no parameter 'workers'"),
-    ('strategies = ["random"]\nprotocol = "tiny.toml"\n[executor]\nname = "lokal"', "unknown executor 'lokal'. Did you mean 'local'?"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('strategies = ["random"]\nseed = [0]', "grid.toml: seed: unknown key. Did you mean 'seeds'?"),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["random", "orel"]',
+            "grid.toml: strategies: unknown strategy 'orel'. Did you mean 'oreal'?",
+        ),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["oreal(aggregation=median)"]',
+            "grid.toml: strategies[0] (oreal(aggregation=median)): strategy 'oreal': parameter 'aggregation' must be",
+        ),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["random"]\nlabeling = ["dominant", "wek"]',
+            "grid.toml: labeling[1] (wek): unknown labeling 'wek'. Did you mean 'weak'?",
+        ),
+        ('protocol = "tiny.toml"\nstrategies = ["random"]\nseeds = "2-0"', "grid.toml: seeds: '2-0': the range ends"),
+        ('strategies = ["random"]\ndatasets = ["missing.toml"]', "grid.toml: datasets[0]: protocol file"),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"model.depth" = 3',
+            "grid.toml: set.model.depth: expected",
+        ),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"protocol.budget" = 0',
+            "grid.toml: protocol (toy): set.protocol: protocol: budget must be at least 1",
+        ),
+        (
+            'protocol = "tiny.toml"\nstrategies = ["random"]\n[set]\n"strategy.nu" = 3',
+            "grid.toml: strategies: --set strategy.nu: no chosen strategy (random) has a parameter 'nu'",
+        ),
+        ('protocol = "tiny.toml"\nstrategies = []', "grid.toml: strategies: the grid needs at least one strategy"),
+        (
+            'strategies = ["random"]\nprotocol = "tiny.toml"\n[executor]\nname = "inline"\nworkers = 2',
+            "executor 'inline' has no parameter 'workers'",
+        ),
+        (
+            'strategies = ["random"]\nprotocol = "tiny.toml"\n[executor]\nname = "lokal"',
+            "unknown executor 'lokal'. Did you mean 'local'?",
+        ),
+    ],
+)
 def test_grid_errors_name_the_file_and_key_and_run_nothing(tmp_path, text, message):
     result = _sweep(tmp_path, write_grid(tmp_path, text))
     assert result.exit_code == 1, result.output
@@ -125,15 +156,32 @@ def test_dry_run_counts_every_state_and_estimates_from_finished_runs(tmp_path, r
 
 
 def test_sweep_skips_finished_runs_and_matches_albench_run(tmp_path, tiny_protocol_file):
-    grid = write_grid(tmp_path, 'protocol = "tiny.toml"\nstrategies = ["random", "oreal(aggregation=mean)"]\nseeds = [0]')
+    grid = write_grid(
+        tmp_path, 'protocol = "tiny.toml"\nstrategies = ["random", "oreal(aggregation=mean)"]\nseeds = [0]'
+    )
     result = _sweep(tmp_path, grid)
     assert result.exit_code == 0, result.output
     assert "2 runs: 2 completed" in result.stderr
     again = _sweep(tmp_path, grid)
     assert again.exit_code == 0 and "2 runs: 2 skipped" in again.stderr
-    by_run = runner.invoke(app, ["run", "--protocol", str(tiny_protocol_file), "-r", str(tmp_path / "by-run"),
-                                 "--cache-dir", str(tmp_path / "cache"), "-s", "random",
-                                 "-s", "oreal(aggregation=mean)", "--seed", "0"])
+    by_run = runner.invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-r",
+            str(tmp_path / "by-run"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-s",
+            "random",
+            "-s",
+            "oreal(aggregation=mean)",
+            "--seed",
+            "0",
+        ],
+    )
     assert by_run.exit_code == 0, by_run.output
     assert result_values(tmp_path / "by-run") == result_values(tmp_path / "results")
     labels = {json.loads(v)[0]["strategy_label"] for v in result_values(tmp_path / "results").values()}
@@ -180,9 +228,24 @@ def test_a_failing_run_fails_alone_and_the_end_says_how_to_rerun_it(tmp_path, mo
 def test_albench_run_reports_a_failing_run_and_goes_on(tmp_path, tiny_protocol_file, monkeypatch):
     registry = load_registry(entry_points=False, extra=(ExplodingPlugin(),))
     monkeypatch.setattr("albench.cli.run.load_registry", lambda: registry)
-    result = runner.invoke(app, ["run", "--protocol", str(tiny_protocol_file), "-r", str(tmp_path / "results"),
-                                 "--cache-dir", str(tmp_path / "cache"), "-s", "explodes", "-s", "random",
-                                 "--rounds", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-s",
+            "explodes",
+            "-s",
+            "random",
+            "--rounds",
+            "2",
+        ],
+    )
     assert result.exit_code == 1
     output = " ".join(result.stderr.split())
     assert "2 runs: 1 completed, 1 failed" in output and "--only" in output

@@ -39,8 +39,11 @@ def reference(tmp_path_factory) -> dict[str, str]:
     """The acceptance grid, uninterrupted, inline."""
     folder = tmp_path_factory.mktemp("reference")
     grid = write_grid(folder)
-    result = runner.invoke(app, ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
-                           env={"ALBENCH_LOAD_PLUGINS": ""})
+    result = runner.invoke(
+        app,
+        ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
+        env={"ALBENCH_LOAD_PLUGINS": ""},
+    )
     assert result.exit_code == 0, result.output
     values = result_values(folder / "results")
     assert len(values) == 12
@@ -68,7 +71,7 @@ def test_a_sweep_killed_twice_at_random_moments_ends_equal_to_an_uninterrupted_o
     for moment in moments:
         start = _progress(results)
         process = sweep_process(grid, results, cache, "-e", "local", "--workers", "2")
-        _wait_for(lambda s=start, m=moment: _progress(results) >= s + m or process.poll() is not None)
+        _wait_for(lambda s=start, m=moment, p=process: _progress(results) >= s + m or p.poll() is not None)
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert len(list(results.glob("*.parquet"))) < 12, "the kills came too late to interrupt anything"
@@ -102,6 +105,7 @@ def test_a_worker_killed_mid_run_fails_that_run_alone_and_a_rerun_resumes_it(tmp
                 lock = results / ".locks" / f"{victim}.lock"
                 _wait_for(partial.exists)
                 import json
+
                 os.kill(json.loads(lock.read_text())["pid"], signal.SIGKILL)
 
             threading.Thread(target=killer, daemon=True).start()

@@ -33,15 +33,30 @@ def _no_third_party_plugins(monkeypatch):
 def reference(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("reference")
     grid = write_grid(folder)
-    result = runner.invoke(app, ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
-                           env={"ALBENCH_LOAD_PLUGINS": ""})
+    result = runner.invoke(
+        app,
+        ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
+        env={"ALBENCH_LOAD_PLUGINS": ""},
+    )
     assert result.exit_code == 0, result.output
     return result_values(folder / "results")
 
 
 def _slurm_options(tmp_path: Path) -> list[str]:
-    return ["-e", "slurm", "-o", "cluster=local", "-o", f"folder={tmp_path / 'submitit'}", "-o", "gpus=0",
-            "-o", "cpus=1", "-o", "poll_s=0.5"]
+    return [
+        "-e",
+        "slurm",
+        "-o",
+        "cluster=local",
+        "-o",
+        f"folder={tmp_path / 'submitit'}",
+        "-o",
+        "gpus=0",
+        "-o",
+        "cpus=1",
+        "-o",
+        "poll_s=0.5",
+    ]
 
 
 def _tasks(tmp_path: Path, count: int) -> list[RunTask]:
@@ -52,15 +67,28 @@ def _tasks(tmp_path: Path, count: int) -> list[RunTask]:
 
 def _slurm(tmp_path: Path):
     registry = load_registry(entry_points=False)
-    return registry.create("executor", "slurm", {"cluster": "local", "folder": str(tmp_path / "submitit"),
-                                                  "gpus": 0, "cpus": 1, "poll_s": 0.5}).instance
+    return registry.create(
+        "executor",
+        "slurm",
+        {"cluster": "local", "folder": str(tmp_path / "submitit"), "gpus": 0, "cpus": 1, "poll_s": 0.5},
+    ).instance
 
 
 def test_the_grid_through_submitit_gives_the_same_values(tmp_path, reference):
     require("submitit", "the slurm executor's tests need submitit: pip install 'albench[slurm]'")
     grid = write_grid(tmp_path)
-    result = runner.invoke(app, ["sweep", str(grid), "-r", str(tmp_path / "results"), "--cache-dir",
-                                 str(tmp_path / "cache"), *_slurm_options(tmp_path)])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(grid),
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *_slurm_options(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "12 runs: 12 completed" in result.stderr
     assert result_values(tmp_path / "results") == reference
@@ -109,8 +137,21 @@ def test_a_killed_slurm_job_is_reported_and_the_rerun_resumes_it(tmp_path, refer
 def test_the_grid_through_a_local_ray_gives_the_same_values(tmp_path, reference):
     require("ray", "the ray executor's tests need Ray: pip install 'albench[ray]'")
     grid = write_grid(tmp_path)
-    result = runner.invoke(app, ["sweep", str(grid), "-r", str(tmp_path / "results"), "--cache-dir",
-                                 str(tmp_path / "cache"), "-e", "ray", "-o", "local_cpus=2"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            str(grid),
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-e",
+            "ray",
+            "-o",
+            "local_cpus=2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "12 runs: 12 completed" in result.stderr
     assert result_values(tmp_path / "results") == reference

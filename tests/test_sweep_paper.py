@@ -20,8 +20,14 @@ runner = CliRunner()
 
 
 def test_there_is_a_grid_per_experiment_of_the_paper():
-    assert {path.stem for path in GRIDS} == {"table1", "table2", "table3", "table4_fig7", "context_sampling",
-                                             "backbones"}
+    assert {path.stem for path in GRIDS} == {
+        "table1",
+        "table2",
+        "table3",
+        "table4_fig7",
+        "context_sampling",
+        "backbones",
+    }
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=lambda p: p.stem)
@@ -36,8 +42,13 @@ def test_a_paper_grid_resolves_and_has_the_size_its_header_says(path, registry):
         for name in grid.labeling or (config.labeling.name,):
             registry.get("labeling", name)
         registry.get("dataset", config.dataset.name)
-    size = sum(len(grid.strategies) * len(grid.backbones or [1]) * len(grid.labeling or [1])
-               * len(grid.seeds or entry.config.seeds) for entry in grid.datasets)
+    size = sum(
+        len(grid.strategies)
+        * len(grid.backbones or [1])
+        * len(grid.labeling or [1])
+        * len(grid.seeds or entry.config.seeds)
+        for entry in grid.datasets
+    )
     stated = re.search(r"= (\d+) runs", path.read_text())
     assert stated is not None and int(stated[1]) == size
     assert grid.executor.get("name") == "slurm"
@@ -45,8 +56,11 @@ def test_a_paper_grid_resolves_and_has_the_size_its_header_says(path, registry):
 
 def test_a_grids_results_render_with_albench_report(tmp_path, monkeypatch):
     monkeypatch.setenv("ALBENCH_LOAD_PLUGINS", "")
-    grid = write_grid(tmp_path, 'protocol = "tiny.toml"\nstrategies = ["random", "oreal", "oreal(aggregation=mean)"]\n'
-                                'seeds = [0, 1]\nreport = "ablations"')
+    grid = write_grid(
+        tmp_path,
+        'protocol = "tiny.toml"\nstrategies = ["random", "oreal", "oreal(aggregation=mean)"]\n'
+        'seeds = [0, 1]\nreport = "ablations"',
+    )
     results = tmp_path / "results"
     swept = runner.invoke(app, ["sweep", str(grid), "-r", str(results), "--cache-dir", str(tmp_path / "cache")])
     assert swept.exit_code == 0, swept.output

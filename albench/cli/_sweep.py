@@ -43,8 +43,10 @@ def print_summary(summary: SweepSummary, command: list[str], results_dir: Path) 
     """The closing lines; exits 1 when a run failed (after listing each with its record and error)."""
     err.print(f"[bold]{summary.line()}[/]", highlight=False)
     for result in summary.locked:
-        err.print(f"  running elsewhere, not waited for: {result.what} (run {result.run_id}); {result.message}",
-                  highlight=False)
+        err.print(
+            f"  running elsewhere, not waited for: {result.what} (run {result.run_id}); {result.message}",
+            highlight=False,
+        )
     failed = summary.failed
     if not failed:
         return

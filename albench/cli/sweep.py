@@ -40,15 +40,26 @@ def plan_table(plan: Plan, title: str) -> Table:
         table.add_column(column, justify="left" if column in ("dataset", "backbone") else "right")
     for group in plan.groups:
         per_run = f"{_hours(group.seconds_per_run)} ({group.measured_runs} runs)" if group.measured_runs else "?"
-        table.add_row(group.dataset, group.backbone, *(str(group.states[s]) for s in STATES), per_run,
-                      _hours(group.seconds_left) if group.left else "-")
+        table.add_row(
+            group.dataset,
+            group.backbone,
+            *(str(group.states[s]) for s in STATES),
+            per_run,
+            _hours(group.seconds_left) if group.left else "-",
+        )
     total = plan.total
     table.add_row("total", "", *(str(total[s]) for s in STATES), "", _hours(plan.seconds_left), end_section=True)
     return table
 
 
-def _executor_params(file_params: dict[str, Any], name: str, workers: int | None, gpus: str | None,
-                     address: str | None, options: list[str]) -> dict[str, Any]:
+def _executor_params(
+    file_params: dict[str, Any],
+    name: str,
+    workers: int | None,
+    gpus: str | None,
+    address: str | None,
+    options: list[str],
+) -> dict[str, Any]:
     params = {k: v for k, v in file_params.items() if k != "name"} if file_params.get("name", "inline") == name else {}
     for key, value in (("workers", workers), ("gpus", parse_gpus(gpus)), ("address", address)):
         if value is not None:
@@ -83,18 +94,45 @@ def _root(grid: Grid, dataset: str, roots: dict[str, Path]) -> Path | None:
 
 def sweep(
     ctx: typer.Context,
-    grid: Annotated[Path, typer.Argument(help="Grid file (TOML): datasets × backbones × labeling × strategies × seeds.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (finished, running, to do, compute left) and stop.")] = False,
-    executor: Annotated[str | None, typer.Option("--executor", "-e", help="inline, local, slurm, ray or a plugin's [default: the grid file's, else inline].")] = None,
+    grid: Annotated[
+        Path, typer.Argument(help="Grid file (TOML): datasets × backbones × labeling × strategies × seeds.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (finished, running, to do, compute left) and stop.")
+    ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", "-e", help="inline, local, slurm, ray or a plugin's [default: the grid file's, else inline]."
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="local: runs at once on the CPU.")] = None,
     gpus: Annotated[str | None, typer.Option(help="local: GPU ids, one run per GPU at a time, e.g. 0,1.")] = None,
-    address: Annotated[str | None, typer.Option(help="ray: the cluster's address (default: start a local Ray).")] = None,
-    option: Annotated[list[str], typer.Option("--option", "-o", help="Executor parameter KEY=VALUE, e.g. -o partition=gpu -o time=1440; repeatable.")] = [],  # noqa: B006
-    set_: Annotated[list[str], typer.Option("--set", help="KIND.PARAM=VALUE for every run, after the grid's [set]; repeatable.")] = [],  # noqa: B006
-    only: Annotated[str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="ray: the cluster's address (default: start a local Ray).")
+    ] = None,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option", "-o", help="Executor parameter KEY=VALUE, e.g. -o partition=gpu -o time=1440; repeatable."
+        ),
+    ] = [],  # noqa: B006
+    set_: Annotated[
+        list[str], typer.Option("--set", help="KIND.PARAM=VALUE for every run, after the grid's [set]; repeatable.")
+    ] = [],  # noqa: B006
+    only: Annotated[
+        str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")
+    ] = None,
     results_dir: ResultsDirOption = Path("results"),
-    cache_dir: Annotated[Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")] = None,
-    data_root: Annotated[list[str], typer.Option(help="Data root of datasets whose grid entry gives none: PATH, or DATASET=PATH per dataset; repeatable.")] = [],  # noqa: B006
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")
+    ] = None,
+    data_root: Annotated[
+        list[str],
+        typer.Option(
+            help="Data root of datasets whose grid entry gives none: PATH, or DATASET=PATH per dataset; repeatable."
+        ),
+    ] = [],  # noqa: B006
     device: Annotated[str, typer.Option(help="Torch device of every run: cpu, cuda, mps.")] = "cpu",
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
 ) -> None:
@@ -108,8 +146,9 @@ def sweep(
         if only:
             specs = select_runs(specs, only)
         name = executor or str(grid_file.executor.get("name", "inline"))
-        chosen = make_executor(registry, name, _executor_params(dict(grid_file.executor), name, workers, gpus,
-                                                               address, option))
+        chosen = make_executor(
+            registry, name, _executor_params(dict(grid_file.executor), name, workers, gpus, address, option)
+        )
         if gpus is not None and device_type == "cpu":
             raise ParameterError("--gpus runs one run per GPU: pass --device cuda as well")
         unique = list({spec.run_id: spec for spec in specs}.values())
@@ -118,27 +157,33 @@ def sweep(
             out.print(plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {results_dir}"))
             left = plan.seconds_left
             if left is not None and chosen.slots:
-                out.print(f"compute left: {_hours(left)}, about {_hours(left / chosen.slots)} per slot on "
-                          f"{chosen.slots} {name} slot{'s' if chosen.slots != 1 else ''}")
+                out.print(
+                    f"compute left: {_hours(left)}, about {_hours(left / chosen.slots)} per slot on "
+                    f"{chosen.slots} {name} slot{'s' if chosen.slots != 1 else ''}"
+                )
             elif left is None:
                 out.print("compute left: unknown until a run of each dataset and backbone has finished")
             else:
                 out.print(f"compute left: {_hours(left)} (slots: as many as the cluster gives)")
             return
-        options = RunOptions(results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device,
-                             force=force)
+        options = RunOptions(
+            results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device, force=force
+        )
         err.print(f"[bold]{grid_file.title}[/]: {len(unique)} runs on executor {name}", highlight=False)
         share_registry(registry)
         todo, finished = (unique, []) if force else unfinished(unique, results_dir)
         if finished:
             err.print(f"{len(finished)} of them finished earlier: skipped (--force reruns them)", highlight=False)
-        tasks = [RunTask(spec, dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)))
-                 for spec in todo]
+        tasks = [
+            RunTask(spec, dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)))
+            for spec in todo
+        ]
         if name == "inline":
             with RichProgress() as progress, use_progress(progress):
                 summary = run_tasks(tasks, chosen, print_result)
         else:
             summary = run_tasks(tasks, chosen, print_result)
-        summary.results[:0] = [RunResult(spec.run_id, "skipped", describe(spec), message="results exist")
-                               for spec in finished]
+        summary.results[:0] = [
+            RunResult(spec.run_id, "skipped", describe(spec), message="results exist") for spec in finished
+        ]
         print_summary(summary, typed_command(ctx), results_dir)

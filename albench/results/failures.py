@@ -38,7 +38,9 @@ class FailureRecord:
 def record_failure(results_dir: Path, run_id: str, what: str, error: str) -> Path:
     """Write the failure record of ``run_id``; ``what`` describes the run, ``error`` is the traceback."""
     path = failure_path(results_dir, run_id)
-    header = f"run {run_id}: {what}\nfailed on host {socket.gethostname()} at {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n\n"
+    header = (
+        f"run {run_id}: {what}\nfailed on host {socket.gethostname()} at {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n\n"
+    )
 
     def write(temporary: Path) -> None:
         temporary.write_text(header + error.rstrip() + "\n")

@@ -68,8 +68,14 @@ class LockHolder:
     @classmethod
     def me(cls) -> LockHolder:
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, _process_start(pid), time.time(),
-                   os.environ.get("ALBENCH_LOCK_OWNER", ""), uuid.uuid4().hex)
+        return cls(
+            socket.gethostname(),
+            pid,
+            _process_start(pid),
+            time.time(),
+            os.environ.get("ALBENCH_LOCK_OWNER", ""),
+            uuid.uuid4().hex,
+        )
 
     def describe(self, now: float | None = None) -> str:
         age = (now or time.time()) - self.started
@@ -106,8 +112,9 @@ def _duration(seconds: float) -> str:
 class RunLock:
     """The lock of one run id. ``acquire()`` returns whether we got it; ``holder`` says who has it if not."""
 
-    def __init__(self, results_dir: Path, run_id: str, *, heartbeat_s: float = HEARTBEAT_S,
-                 stale_after_s: float = STALE_AFTER_S) -> None:
+    def __init__(
+        self, results_dir: Path, run_id: str, *, heartbeat_s: float = HEARTBEAT_S, stale_after_s: float = STALE_AFTER_S
+    ) -> None:
         self.path = lock_path(results_dir, run_id)
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s

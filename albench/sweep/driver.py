@@ -44,8 +44,9 @@ class SweepSummary:
         return f"{len(self.results)} runs: {', '.join(parts) or 'nothing to do'}"
 
 
-def run_tasks(tasks: Sequence[RunTask], executor: Executor,
-              report: Callable[[RunResult, int, int], None] | None = None) -> SweepSummary:
+def run_tasks(
+    tasks: Sequence[RunTask], executor: Executor, report: Callable[[RunResult, int, int], None] | None = None
+) -> SweepSummary:
     """Run ``tasks`` on ``executor``; call ``report(result, done, total)`` as each ends."""
     by_key = {task.key: task for task in tasks}
     summary = SweepSummary()
@@ -57,8 +58,9 @@ def run_tasks(tasks: Sequence[RunTask], executor: Executor,
             results_dir = task.options.results_dir
             record_failure(results_dir, task.key, describe(task.spec), error)
             summary_line = error.strip().splitlines()[-1] if error.strip() else "worker lost"
-            result = RunResult(task.key, "failed", describe(task.spec), str(failure_path(results_dir, task.key)),
-                               summary_line)
+            result = RunResult(
+                task.key, "failed", describe(task.spec), str(failure_path(results_dir, task.key)), summary_line
+            )
         else:
             result = ended.value
         summary.results.append(result)

@@ -146,12 +146,22 @@ def load_grid(path: Path) -> Grid:
     settings = _settings(path, data.get("set", {}))
     executor = data.get("executor", {})
     if not isinstance(executor, dict) or not isinstance(executor.get("name", ""), str):
-        raise _fail(path, "executor", "expected a table with a name, e.g. [executor] name = \"local\"")
+        raise _fail(path, "executor", 'expected a table with a name, e.g. [executor] name = "local"')
     title, report = data.get("title", path.stem), data.get("report")
     if not isinstance(title, str) or not (report is None or isinstance(report, str)):
         raise _fail(path, "title" if not isinstance(title, str) else "report", "expected a string")
-    return Grid(path, title, report, datasets, _strings(path, data, "backbones"), _strings(path, data, "labeling"),
-                strategies, seeds, settings, executor)
+    return Grid(
+        path,
+        title,
+        report,
+        datasets,
+        _strings(path, data, "backbones"),
+        _strings(path, data, "labeling"),
+        strategies,
+        seeds,
+        settings,
+        executor,
+    )
 
 
 def _seeds(path: Path, value: Any) -> tuple[int, ...] | None:
@@ -164,25 +174,32 @@ def _seeds(path: Path, value: Any) -> tuple[int, ...] | None:
             return parse_seeds([value])
         except AlbenchError as error:
             raise _fail(path, "seeds", str(error).removeprefix("--seed ")) from None
-    raise _fail(path, "seeds", f"expected a non-empty list of integers or a range like \"0-2\", got {value!r}")
+    raise _fail(path, "seeds", f'expected a non-empty list of integers or a range like "0-2", got {value!r}')
 
 
 def _settings(path: Path, value: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
-        raise _fail(path, "set", "expected a table of \"KIND.PARAMETER\" = value")
+        raise _fail(path, "set", 'expected a table of "KIND.PARAMETER" = value')
     settings: dict[str, dict[str, Any]] = {}
     for key, raw in value.items():
         try:
             ((kind, params),) = parse_settings([f"{key}=x"]).items()
         except AlbenchError:
-            raise _fail(path, f"set.{key}", f"expected KIND.PARAMETER with KIND one of {', '.join(SET_KINDS)}") from None
+            raise _fail(
+                path, f"set.{key}", f"expected KIND.PARAMETER with KIND one of {', '.join(SET_KINDS)}"
+            ) from None
         settings.setdefault(kind, {})[next(iter(params))] = raw
     return settings
 
 
-def expand_grid(registry: Registry, grid: Grid, *, device: str = "cpu",
-                data_root: Path | Mapping[str, Path] | None = None,
-                settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[RunSpec]:
+def expand_grid(
+    registry: Registry,
+    grid: Grid,
+    *,
+    device: str = "cpu",
+    data_root: Path | Mapping[str, Path] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[RunSpec]:
     """Every run of the grid, resolved and checked, in a stable order (dataset, backbone, labeling, strategy,
     seed). ``data_root`` applies to datasets whose entry gives none: one path for all, or one per dataset
     name (key ``""``: the others). ``settings`` add to the file's ``[set]``."""
@@ -214,21 +231,31 @@ def expand_grid(registry: Registry, grid: Grid, *, device: str = "cpu",
         dataset_params = {**config.dataset.params, **merged.get("dataset", {})}
         root = entry.data_root or roots.get(config.dataset.name, roots.get(""))
         dataset, _ = checked(entry.where, partial(resolve_dataset, registry, config.dataset.name, dataset_params, root))
-        superpixels = component(f"{entry.where}: superpixels", "superpixels", config.superpixels.name,
-                                {**config.superpixels.params, **merged.get("superpixels", {})})
-        strategies = checked("strategies", partial(strategy_params, registry, config, grid.strategies,
-                                                   merged.get("strategy", {})))
-        strategy_specs = [component(f"strategies[{i}] ({label})", "strategy", name, params)
-                          for i, (label, (name, params)) in enumerate(zip(grid.strategies, strategies))]
+        superpixels = component(
+            f"{entry.where}: superpixels",
+            "superpixels",
+            config.superpixels.name,
+            {**config.superpixels.params, **merged.get("superpixels", {})},
+        )
+        strategies = checked(
+            "strategies", partial(strategy_params, registry, config, grid.strategies, merged.get("strategy", {}))
+        )
+        strategy_specs = [
+            component(f"strategies[{i}] ({label})", "strategy", name, params)
+            for i, (label, (name, params)) in enumerate(zip(grid.strategies, strategies))
+        ]
         seeds = grid.seeds or config.seeds
         for b_where, backbone in _axis("backbones", grid.backbones, config.backbone):
             backbone_spec = component(b_where, "backbone", backbone[0], {**backbone[1], **merged.get("backbone", {})})
             for l_where, labeling in _axis("labeling", grid.labeling, config.labeling):
-                labeling_spec = component(l_where, "labeling", labeling[0],
-                                          {**labeling[1], **merged.get("labeling", {})})
-                specs += [RunSpec(dataset, backbone_spec, superpixels, labeling_spec, strategy, seed,
-                                  config.protocol, device)
-                          for strategy in strategy_specs for seed in seeds]
+                labeling_spec = component(
+                    l_where, "labeling", labeling[0], {**labeling[1], **merged.get("labeling", {})}
+                )
+                specs += [
+                    RunSpec(dataset, backbone_spec, superpixels, labeling_spec, strategy, seed, config.protocol, device)
+                    for strategy in strategy_specs
+                    for seed in seeds
+                ]
     return specs
 
 

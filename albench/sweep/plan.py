@@ -133,11 +133,12 @@ def make_plan(specs: list[RunSpec], results_dir: Path, slots: int) -> Plan:
         if state == "finished":
             finished[key].append(spec.run_id)
     for key, group in groups.items():
-        times = [t for run_id in finished[key][:_SAMPLES_PER_GROUP]
-                 if (t := _run_seconds(results_dir / f"{run_id}.parquet")) is not None]
+        times = [
+            t
+            for run_id in finished[key][:_SAMPLES_PER_GROUP]
+            if (t := _run_seconds(results_dir / f"{run_id}.parquet")) is not None
+        ]
         if times:
             group.seconds_per_run = sum(times) / len(times)
             group.measured_runs = len(times)
     return Plan(list(groups.values()), slots)
-
-

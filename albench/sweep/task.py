@@ -66,8 +66,9 @@ class LineProgress:
 
 def describe(spec: RunSpec) -> str:
     """``oreal(aggregation=mean) on toy, seed 1`` plus the backbone and labeling when not the toy default."""
-    return (f"{spec.strategy.label} on {spec.dataset.label}, {spec.backbone.label}, {spec.labeling.label}, "
-            f"seed {spec.seed}")
+    return (
+        f"{spec.strategy.label} on {spec.dataset.label}, {spec.backbone.label}, {spec.labeling.label}, seed {spec.seed}"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ class RunTask:
         finally:
             lock.release()
         clear_failure(options.results_dir, run_id)
-        return RunResult(run_id, outcome.status, what, str(outcome.path), lock.broke or "",
-                         time.perf_counter() - started)
+        return RunResult(
+            run_id, outcome.status, what, str(outcome.path), lock.broke or "", time.perf_counter() - started
+        )
 
 
 _REGISTRY: list[Registry] = []

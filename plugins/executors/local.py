@@ -137,8 +137,11 @@ class LocalExecutor(Executor):
                     if slot.process.sentinel in ready:
                         slot.process.join()
                         slot.task = None
-                        yield TaskEnded(task.key, error=f"worker process {slot.process.pid} "
-                                                        f"{_describe_exit(slot.process.exitcode)} while running it")
+                        yield TaskEnded(
+                            task.key,
+                            error=f"worker process {slot.process.pid} "
+                            f"{_describe_exit(slot.process.exitcode)} while running it",
+                        )
         finally:
             for slot in slots:
                 if slot.process.is_alive():

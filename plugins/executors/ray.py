@@ -77,8 +77,9 @@ class RayExecutor(Executor):
             refs: dict[Any, str] = {}
             for task in tasks:
                 gpus = p.num_gpus if p.num_gpus is not None else float(task.gpus)
-                remote = ray.remote(num_cpus=p.num_cpus, num_gpus=gpus, max_retries=p.max_retries,
-                                    retry_exceptions=False)(_call)
+                remote = ray.remote(
+                    num_cpus=p.num_cpus, num_gpus=gpus, max_retries=p.max_retries, retry_exceptions=False
+                )(_call)
                 refs[remote.remote(task)] = task.key
             while refs:
                 (ready,), _ = ray.wait(list(refs), num_returns=1)

@@ -89,14 +89,24 @@ class SlurmExecutor(Executor):
     def _executor(self) -> Any:
         submitit = _submitit()
         p: SlurmParams = self.params
-        executor = submitit.AutoExecutor(folder=Path(p.folder), cluster=p.cluster,
-                                         slurm_max_num_timeout=p.max_timeouts)
-        options: dict[str, Any] = {"timeout_min": p.time, "gpus_per_node": p.gpus, "cpus_per_task": p.cpus,
-                                   "tasks_per_node": 1, "nodes": 1, "name": "albench"}
+        executor = submitit.AutoExecutor(folder=Path(p.folder), cluster=p.cluster, slurm_max_num_timeout=p.max_timeouts)
+        options: dict[str, Any] = {
+            "timeout_min": p.time,
+            "gpus_per_node": p.gpus,
+            "cpus_per_task": p.cpus,
+            "tasks_per_node": 1,
+            "nodes": 1,
+            "name": "albench",
+        }
         if p.mem_gb is not None:
             options["mem_gb"] = p.mem_gb
-        slurm = {"slurm_array_parallelism": p.array_parallelism, "slurm_signal_delay_s": p.signal_delay_s,
-                 "slurm_partition": p.partition, "slurm_account": p.account, "slurm_qos": p.qos}
+        slurm = {
+            "slurm_array_parallelism": p.array_parallelism,
+            "slurm_signal_delay_s": p.signal_delay_s,
+            "slurm_partition": p.partition,
+            "slurm_account": p.account,
+            "slurm_qos": p.qos,
+        }
         options.update({key: value for key, value in slurm.items() if value is not None})
         executor.update_parameters(**options)
         return executor
@@ -114,9 +124,12 @@ class SlurmExecutor(Executor):
             try:
                 yield TaskEnded(key, job.result())
             except submitit.core.utils.UncompletedJobError as error:
-                yield TaskEnded(key, error=f"Slurm job {job.job_id} ended without a result (killed, cancelled "
-                                           f"or out of requeues): {str(error).splitlines()[0]}; logs in "
-                                           f"{job.paths.stderr}")
+                yield TaskEnded(
+                    key,
+                    error=f"Slurm job {job.job_id} ended without a result (killed, cancelled "
+                    f"or out of requeues): {str(error).splitlines()[0]}; logs in "
+                    f"{job.paths.stderr}",
+                )
             except Exception:
                 yield TaskEnded(key, error=f"Slurm job {job.job_id} failed:\n{traceback.format_exc()}")
 
