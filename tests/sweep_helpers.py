@@ -43,10 +43,14 @@ def result_values(results: Path) -> dict[str, str]:
     return values
 
 
-def sweep_process(grid: Path, results: Path, cache: Path, *args: str) -> subprocess.Popen[str]:
-    """``albench sweep`` in its own process (so that it can be killed), output to a log next to results."""
-    results.parent.mkdir(parents=True, exist_ok=True)
-    log = open(results.parent / "sweep.log", "a")  # noqa: SIM115 - closed with the process by the caller
+def sweep_process(
+    grid: Path, results: Path | str, cache: Path, *args: str, log_dir: Path | None = None
+) -> subprocess.Popen[str]:
+    """``albench sweep`` in its own process (so that it can be killed), output to ``sweep.log`` in ``log_dir``
+    (default: next to ``results``)."""
+    folder = log_dir or Path(results).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "sweep.log", "a")  # noqa: SIM115 - the child process holds it
     command = [
         sys.executable,
         "-c",

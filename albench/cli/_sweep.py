@@ -10,10 +10,11 @@ from typing import Any
 
 import typer
 
-from albench.cli._common import err
+from albench.cli._common import default_cache_dir, err
 from albench.components import Executor
 from albench.errors import ParameterError
 from albench.host.registry import Registry
+from albench.results.remote import RemoteResults, is_remote, location, mirror
 from albench.sweep.driver import SweepSummary, rerun_command
 from albench.sweep.task import RunResult
 
@@ -88,3 +89,19 @@ def parse_gpus(value: str | None) -> tuple[int, ...] | None:
         return tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise ParameterError(f"--gpus {value!r}: expected GPU ids like 0,1,2") from None
+
+
+def results_store(results_dir: Path, cache_dir: Path | None) -> tuple[Path, RemoteResults | None]:
+    """Where runs write: ``results_dir`` itself, or for a remote location (``s3://…``) its local mirror and
+    the remote store the tasks sync to."""
+    where = location(results_dir)
+    if not is_remote(where):
+        return results_dir, None
+    remote = RemoteResults(where)
+    return remote.local_mirror(cache_dir or default_cache_dir()), remote
+
+
+def readable_results(results_dir: Path) -> Path:
+    """A results directory to read reports from: a remote location is mirrored locally first."""
+    where = location(results_dir)
+    return mirror(where, default_cache_dir()) if is_remote(where) else results_dir

@@ -14,10 +14,11 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
-from albench.cli._sweep import make_executor, parse_gpus, print_result, print_summary, typed_command
+from albench.cli._sweep import make_executor, parse_gpus, print_result, print_summary, results_store, typed_command
 from albench.cli.run import select_runs
 from albench.errors import ParameterError
 from albench.host.registry import load_registry
+from albench.results.remote import location
 from albench.run.choices import parse_settings
 from albench.run.runner import RunOptions, resolve_device
 from albench.sweep.driver import run_tasks
@@ -152,9 +153,11 @@ def sweep(
         if gpus is not None and device_type == "cpu":
             raise ParameterError("--gpus runs one run per GPU: pass --device cuda as well")
         unique = list({spec.run_id: spec for spec in specs}.values())
+        work_dir, remote = results_store(results_dir, cache_dir)
+        store = remote or results_dir
         if dry_run:
-            plan = make_plan(unique, results_dir, chosen.slots)
-            out.print(plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {results_dir}"))
+            plan = make_plan(unique, store, chosen.slots)
+            out.print(plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {location(results_dir)}"))
             left = plan.seconds_left
             if left is not None and chosen.slots:
                 out.print(
@@ -167,15 +170,19 @@ def sweep(
                 out.print(f"compute left: {_hours(left)} (slots: as many as the cluster gives)")
             return
         options = RunOptions(
-            results_dir=results_dir, cache_dir=cache_dir or default_cache_dir(), device=device, force=force
+            results_dir=work_dir, cache_dir=cache_dir or default_cache_dir(), device=device, force=force
         )
         err.print(f"[bold]{grid_file.title}[/]: {len(unique)} runs on executor {name}", highlight=False)
         share_registry(registry)
-        todo, finished = (unique, []) if force else unfinished(unique, results_dir)
+        todo, finished = (unique, []) if force else unfinished(unique, store)
         if finished:
             err.print(f"{len(finished)} of them finished earlier: skipped (--force reruns them)", highlight=False)
         tasks = [
-            RunTask(spec, dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)))
+            RunTask(
+                spec,
+                dataclasses.replace(options, data_root=_root(grid_file, spec.dataset.name, roots)),
+                remote.uri if remote else None,
+            )
             for spec in todo
         ]
         if name == "inline":
@@ -186,4 +193,4 @@ def sweep(
         summary.results[:0] = [
             RunResult(spec.run_id, "skipped", describe(spec), message="results exist") for spec in finished
         ]
-        print_summary(summary, typed_command(ctx), results_dir)
+        print_summary(summary, typed_command(ctx), work_dir)

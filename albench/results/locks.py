@@ -23,7 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEARTBEAT_S", "STALE_AFTER_S", "LockHolder", "RunLock", "lock_path"]
+from albench.errors import AlbenchError
+from albench.results.remote import RemoteResults
+
+__all__ = ["HEARTBEAT_S", "STALE_AFTER_S", "LockHolder", "RunLock", "S3RunLock", "lock_path"]
 
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 600.0
@@ -166,13 +169,15 @@ class RunLock:
             if reason is None:
                 self.holder = holder
                 return False
-            if self._break(holder):
+            if self._take_over(holder):
                 self.broke = f"took over the stale lock of {holder.describe()}: {reason}"
+                self._start_heartbeat()
+                return True
         self.holder = self.read()
         return False
 
-    def _break(self, stale: LockHolder) -> bool:
-        """Remove the stale lock, unless someone else is breaking it or already replaced it."""
+    def _take_over(self, stale: LockHolder) -> bool:
+        """Replace the stale lock by ours, unless someone else is breaking it or already replaced it."""
         breaker = self.path.with_suffix(".break")
         try:
             fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -186,19 +191,28 @@ class RunLock:
         os.close(fd)
         try:
             current = self.read()
-            if current is not None and current.token == stale.token:
-                self.path.unlink(missing_ok=True)
-                return True
-            return False
+            if current is None or current.token != stale.token:
+                return False
+            self.path.unlink(missing_ok=True)
+            return self._create()
         finally:
             breaker.unlink(missing_ok=True)
+
+    def _beat(self) -> bool:
+        """Refresh the heartbeat; False when the lock is gone."""
+        try:
+            os.utime(self.path)
+        except OSError:
+            return False
+        return True
 
     def _start_heartbeat(self) -> None:
         def beat() -> None:
             while not self._stop.wait(self.heartbeat_s):
                 try:
-                    os.utime(self.path)
-                except OSError:
+                    if not self._beat():
+                        return
+                except Exception:  # a heartbeat must never kill the run; staleness takes over
                     return
 
         self._thread = threading.Thread(target=beat, name=f"albench-lock-{self.path.stem}", daemon=True)
@@ -221,3 +235,84 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class S3RunLock(RunLock):
+    """The same lock on S3: create with ``If-None-Match: *``, heartbeat and take over with ``If-Match`` on the
+    version read (compare-and-swap), so of two workers only one wins. Needs boto3 (``albench[s3]``)."""
+
+    def __init__(self, remote: RemoteResults, run_id: str, **kwargs: Any) -> None:
+        super().__init__(Path("/nonexistent"), run_id, **kwargs)
+        try:
+            import boto3
+            import botocore.exceptions
+        except ImportError:
+            raise AlbenchError("locks on s3:// need boto3: pip install 'albench[s3]'") from None
+        bucket, prefix, options = remote.s3_address()
+        self._client = boto3.client("s3", **options)
+        self._errors = botocore.exceptions.ClientError
+        self.bucket = bucket
+        self.key = f"{prefix}/.locks/{run_id}.lock".lstrip("/")
+        self.path = Path(f"s3://{bucket}/{self.key}")
+        self._etag: str | None = None  # of the version last read or written by us
+
+    def _failed_precondition(self, error: Exception) -> bool:
+        response = getattr(error, "response", {})
+        code = str(response.get("Error", {}).get("Code", ""))
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
+
+    def _put(self, holder: LockHolder, **condition: str) -> bool:
+        try:
+            reply = self._client.put_object(Bucket=self.bucket, Key=self.key, Body=json.dumps(asdict(holder)).encode(),
+                                            **condition)
+        except self._errors as error:
+            if self._failed_precondition(error):
+                return False
+            raise
+        self._etag = reply["ETag"]
+        return True
+
+    def _create(self) -> bool:
+        me = LockHolder.me()
+        if self._put(me, IfNoneMatch="*"):
+            self._mine = me
+            return True
+        return False
+
+    def read(self) -> LockHolder | None:
+        try:
+            reply = self._client.get_object(Bucket=self.bucket, Key=self.key)
+        except self._errors as error:
+            if getattr(error, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        self._etag = reply["ETag"]
+        heartbeat = reply["LastModified"].timestamp()
+        try:
+            fields: dict[str, Any] = json.loads(reply["Body"].read())
+            return LockHolder(**{**fields, "heartbeat": heartbeat})
+        except (ValueError, TypeError):
+            return LockHolder("?", -1, None, heartbeat, "", "", heartbeat=0.0)
+
+    def _take_over(self, stale: LockHolder) -> bool:
+        me = LockHolder.me()
+        if self._etag is not None and self._put(me, IfMatch=self._etag):
+            self._mine = me
+            return True
+        return False
+
+    def _beat(self) -> bool:
+        """Rewrite the lock (its LastModified is the heartbeat), only if it is still the version we wrote."""
+        return self._mine is not None and self._etag is not None and self._put(self._mine, IfMatch=self._etag)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._mine is None:
+            return
+        current = self.read()
+        if current is not None and current.token == self._mine.token:
+            self._client.delete_object(Bucket=self.bucket, Key=self.key)
+        self._mine = None

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
-from albench.results.locks import RunLock
+from albench.results.locks import RunLock, S3RunLock
+from albench.results.remote import RemoteResults
 from albench.run.spec import RunSpec
 
 __all__ = ["GroupPlan", "Plan", "STATES", "make_plan", "run_states", "unfinished"]
@@ -23,6 +25,9 @@ __all__ = ["GroupPlan", "Plan", "STATES", "make_plan", "run_states", "unfinished
 STATES = ("finished", "running", "partial", "failed", "to do")
 _TIME_COLUMNS = ("time_query_s", "time_train_s", "time_eval_s")
 _SAMPLES_PER_GROUP = 20
+
+
+Store = Path | RemoteResults
 
 
 def _names(folder: Path, suffix: str) -> set[str]:
@@ -34,12 +39,18 @@ def _names(folder: Path, suffix: str) -> set[str]:
         return set()
 
 
-def run_states(specs: list[RunSpec], results_dir: Path) -> dict[str, str]:
+def _listing(store: Store, folder: str, suffix: str) -> set[str]:
+    if isinstance(store, RemoteResults):
+        return set(store.names(folder, suffix))
+    return _names(store / folder if folder else store, suffix)
+
+
+def run_states(specs: list[RunSpec], store: Store) -> dict[str, str]:
     """Each run id's state, one of :data:`STATES`. A lock whose holder is gone counts as partial or to do."""
-    finished = _names(results_dir, ".parquet")
-    partial = _names(results_dir / ".partial", ".pt")
-    locked = _names(results_dir / ".locks", ".lock")
-    failed = _names(results_dir / ".failed", ".txt")
+    finished = _listing(store, "", ".parquet")
+    partial = _listing(store, ".partial", ".pt")
+    locked = _listing(store, ".locks", ".lock")
+    failed = _listing(store, ".failed", ".txt")
     states: dict[str, str] = {}
     for spec in specs:
         run_id = spec.run_id
@@ -47,7 +58,7 @@ def run_states(specs: list[RunSpec], results_dir: Path) -> dict[str, str]:
             continue
         if run_id in finished:
             states[run_id] = "finished"
-        elif run_id in locked and _held(results_dir, run_id):
+        elif run_id in locked and _held(store, run_id):
             states[run_id] = "running"
         elif run_id in failed:
             states[run_id] = "failed"
@@ -58,18 +69,19 @@ def run_states(specs: list[RunSpec], results_dir: Path) -> dict[str, str]:
     return states
 
 
-def unfinished(specs: list[RunSpec], results_dir: Path) -> tuple[list[RunSpec], list[RunSpec]]:
-    """``specs`` split into (to run, finished), from one listing of the results directory: a sweep hands
-    only the first to its executor (a cluster never gets a job for a finished run)."""
-    finished = _names(results_dir, ".parquet")
+def unfinished(specs: list[RunSpec], store: Store) -> tuple[list[RunSpec], list[RunSpec]]:
+    """``specs`` split into (to run, finished), from one listing of the results: a sweep hands only the first
+    to its executor (a cluster never gets a job for a finished run)."""
+    finished = _listing(store, "", ".parquet")
     todo = [spec for spec in specs if spec.run_id not in finished]
     done = [spec for spec in specs if spec.run_id in finished]
     return todo, done
 
 
-def _held(results_dir: Path, run_id: str) -> bool:
-    holder = RunLock(results_dir, run_id).read()
-    return holder is not None and holder.stale_reason(RunLock(results_dir, run_id).stale_after_s) is None
+def _held(store: Store, run_id: str) -> bool:
+    lock = S3RunLock(store, run_id) if isinstance(store, RemoteResults) else RunLock(store, run_id)
+    holder = lock.read()
+    return holder is not None and holder.stale_reason(lock.stale_after_s) is None
 
 
 @dataclass
@@ -107,18 +119,21 @@ class Plan:
         return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
-def _run_seconds(path: Path) -> float | None:
+def _run_seconds(store: Store, run_id: str) -> float | None:
     try:
-        table = pq.read_table(path, columns=list(_TIME_COLUMNS))
+        if isinstance(store, RemoteResults):
+            table = pq.read_table(store.key(f"{run_id}.parquet"), columns=list(_TIME_COLUMNS), filesystem=store.fs)
+        else:
+            table = pq.read_table(store / f"{run_id}.parquet", columns=list(_TIME_COLUMNS))
     except (OSError, pa.ArrowInvalid, KeyError):
         return None
     return float(sum(pa.compute.sum(table[c]).as_py() or 0.0 for c in _TIME_COLUMNS))
 
 
-def make_plan(specs: list[RunSpec], results_dir: Path, slots: int) -> Plan:
+def make_plan(specs: list[RunSpec], store: Store, slots: int) -> Plan:
     """Count the states per (dataset, backbone) and estimate each group's time per run from up to
     20 of its finished runs."""
-    states = run_states(specs, results_dir)
+    states = run_states(specs, store)
     groups: dict[tuple[str, str], GroupPlan] = {}
     finished: dict[tuple[str, str], list[str]] = defaultdict(list)
     seen: set[str] = set()
@@ -133,11 +148,7 @@ def make_plan(specs: list[RunSpec], results_dir: Path, slots: int) -> Plan:
         if state == "finished":
             finished[key].append(spec.run_id)
     for key, group in groups.items():
-        times = [
-            t
-            for run_id in finished[key][:_SAMPLES_PER_GROUP]
-            if (t := _run_seconds(results_dir / f"{run_id}.parquet")) is not None
-        ]
+        times = [t for run_id in finished[key][:_SAMPLES_PER_GROUP] if (t := _run_seconds(store, run_id)) is not None]
         if times:
             group.seconds_per_run = sum(times) / len(times)
             group.measured_runs = len(times)
