@@ -281,3 +281,44 @@ def test_a_run_locked_by_another_worker_is_skipped_and_said_so(tmp_path, registr
     output = " ".join(result.stderr.split())
     assert "2 runs: 1 completed, 1 running elsewhere" in output
     assert f"running elsewhere (host {os.uname().nodename}, pid {os.getpid()}" in output
+
+
+def test_executors_are_plugins_listed_with_the_other_components():
+    result = runner.invoke(app, ["plugins", "--format", "json"])
+    assert result.exit_code == 0
+    components = json.loads(result.stdout)["components"]
+    executors = {c["name"]: c for c in components if c["kind"] == "executor"}
+    assert set(executors) == {"inline", "local", "slurm", "ray"}
+    assert {c["plugin"] for c in executors.values()} == {
+        f"albench_plugins.executors.{name}" for name in ("inline", "local", "slurm", "ray")
+    }
+
+
+def test_a_sweep_clears_the_stale_lock_a_finished_run_left(tmp_path, registry):
+    """A worker killed between writing its result and releasing its lock leaves a lock on a finished run."""
+    grid = write_grid(tmp_path, 'protocol = "tiny.toml"\nstrategies = ["random"]\nseeds = [0, 1]')
+    assert _sweep(tmp_path, grid).exit_code == 0
+    first, second = (spec.run_id for spec in expand_grid(registry, load_grid(grid)))
+    results = tmp_path / "results"
+    stale = results / ".locks" / f"{first}.lock"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text(
+        json.dumps(
+            {
+                "host": os.uname().nodename,
+                "pid": 2**22 + 7,
+                "pid_start": None,
+                "started": 0.0,
+                "owner": "",
+                "token": "killed",
+            }
+        )
+    )
+    live = RunLock(results, second)
+    assert live.acquire()
+    try:
+        again = _sweep(tmp_path, grid)
+    finally:
+        live.release()
+    assert again.exit_code == 0 and "2 runs: 2 skipped" in again.stderr
+    assert not stale.exists()

@@ -150,7 +150,7 @@ def test_a_stale_s3_lock_of_a_dead_host_is_taken_over_once(s3):
     assert not live.acquire()  # a fresh heartbeat: node-17 may still be running it
     stale_a, stale_b = S3RunLock(remote, "abc", stale_after_s=0), S3RunLock(remote, "abc", stale_after_s=0)
     assert stale_a.read() is not None and stale_b.read() is not None  # both saw the dead holder's version
-    results = [stale_a._take_over(dead), stale_b._take_over(dead)]
+    results = [stale_a.take_over(dead), stale_b.take_over(dead)]
     assert results == [True, False]  # compare-and-swap: only one replaces that version
     stale_a._mine = stale_a._mine or LockHolder.me()
     stale_a.release()

@@ -23,7 +23,7 @@ from albench.run.choices import parse_settings
 from albench.run.runner import RunOptions, resolve_device
 from albench.sweep.driver import run_tasks
 from albench.sweep.grid import Grid, expand_grid, load_grid
-from albench.sweep.plan import STATES, Plan, make_plan, unfinished
+from albench.sweep.plan import STATES, Plan, clear_stale_locks, make_plan, unfinished
 from albench.sweep.task import RunResult, RunTask, describe, share_registry, use_progress
 
 __all__ = ["plan_table", "sweep"]
@@ -177,6 +177,7 @@ def sweep(
         todo, finished = (unique, []) if force else unfinished(unique, store)
         if finished:
             err.print(f"{len(finished)} of them finished earlier: skipped (--force reruns them)", highlight=False)
+            clear_stale_locks(store, [spec.run_id for spec in finished])
         tasks = [
             RunTask(
                 spec,

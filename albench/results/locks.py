@@ -169,14 +169,14 @@ class RunLock:
             if reason is None:
                 self.holder = holder
                 return False
-            if self._take_over(holder):
+            if self.take_over(holder):
                 self.broke = f"took over the stale lock of {holder.describe()}: {reason}"
                 self._start_heartbeat()
                 return True
         self.holder = self.read()
         return False
 
-    def _take_over(self, stale: LockHolder) -> bool:
+    def take_over(self, stale: LockHolder) -> bool:
         """Replace the stale lock by ours, unless someone else is breaking it or already replaced it."""
         breaker = self.path.with_suffix(".break")
         try:
@@ -295,7 +295,7 @@ class S3RunLock(RunLock):
         except (ValueError, TypeError):
             return LockHolder("?", -1, None, heartbeat, "", "", heartbeat=0.0)
 
-    def _take_over(self, stale: LockHolder) -> bool:
+    def take_over(self, stale: LockHolder) -> bool:
         me = LockHolder.me()
         if self._etag is not None and self._put(me, IfMatch=self._etag):
             self._mine = me

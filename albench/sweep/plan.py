@@ -20,7 +20,7 @@ from albench.results.locks import RunLock, S3RunLock
 from albench.results.remote import RemoteResults
 from albench.run.spec import RunSpec
 
-__all__ = ["GroupPlan", "Plan", "STATES", "make_plan", "run_states", "unfinished"]
+__all__ = ["GroupPlan", "Plan", "STATES", "clear_stale_locks", "make_plan", "run_states", "unfinished"]
 
 STATES = ("finished", "running", "partial", "failed", "to do")
 _TIME_COLUMNS = ("time_query_s", "time_train_s", "time_eval_s")
@@ -76,6 +76,19 @@ def unfinished(specs: list[RunSpec], store: Store) -> tuple[list[RunSpec], list[
     todo = [spec for spec in specs if spec.run_id not in finished]
     done = [spec for spec in specs if spec.run_id in finished]
     return todo, done
+
+
+def clear_stale_locks(store: Store, run_ids: list[str]) -> int:
+    """Remove the stale locks of finished runs (a worker killed between writing its result and releasing its
+    lock leaves one); return how many. Live locks are left alone."""
+    cleared = 0
+    for run_id in _listing(store, ".locks", ".lock") & set(run_ids):
+        lock = S3RunLock(store, run_id) if isinstance(store, RemoteResults) else RunLock(store, run_id)
+        holder = lock.read()
+        if holder is not None and holder.stale_reason(lock.stale_after_s) is not None and lock.take_over(holder):
+            lock.release()
+            cleared += 1
+    return cleared
 
 
 def _held(store: Store, run_id: str) -> bool:
