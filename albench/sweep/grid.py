@@ -4,7 +4,7 @@
 
     title = "Table 1: OREAL's ablations beside the baselines"
     report = "ablation"                  # the `albench report` table that renders it (optional)
-    datasets = ["../cityscapes.toml", "../voc.toml"]   # protocol files (relative to this file), or tables:
+    datasets = ["cityscapes", "voc"]     # bundled protocols, protocol files (relative to this file), or tables:
                                          # { protocol = "...", data_root = "/data/voc" } / { name = "toy", ... }
     backbones = ["deeplabv3-resnet50"]   # optional axes; omitted: each protocol's own choice
     labeling = ["dominant", "weak"]
@@ -92,8 +92,9 @@ def _strings(path: Path, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
 def _protocol_file(path: Path, key: str, name: Any) -> BenchmarkConfig:
     if not isinstance(name, str):
         raise _fail(path, key, f"expected a protocol file name, got {name!r}")
+    bundled = "/" not in name and "." not in name  # `voc`: a bundled protocol; else a path next to the grid
     try:
-        return load_protocol_file((path.parent / name).resolve())
+        return load_protocol_file(name if bundled else (path.parent / name).resolve())
     except AlbenchError as error:
         raise _fail(path, key, str(error)) from None
 
