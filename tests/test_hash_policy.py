@@ -13,19 +13,20 @@ from dataclasses import dataclass
 import pytest
 from conftest import TINY_CONFIG
 
+from albench.components import RUN_KINDS
 from albench.errors import AlbenchError
 from albench.params import added, identity_params, params_to_dict
 from albench.results.runs import load_runs
 from albench.run.protocol import Protocol
 from albench.run.runner import execute_run
-from albench.run.spec import KIND_ORDER, RunSpec, canonical_hash, resolve_run
+from albench.run.spec import RunSpec, canonical_hash, resolve_run
 
 
 def _id_before_the_policy(spec: RunSpec) -> str:
     """The run id as albench computed it before this policy: every field of every part, always."""
     return canonical_hash(
         {
-            **{kind: spec.component(kind).canonical() for kind in KIND_ORDER},
+            **{kind: spec.component(kind).canonical() for kind in RUN_KINDS},
             "seed": spec.seed,
             "protocol": dataclasses.asdict(spec.protocol),
         }
