@@ -25,8 +25,12 @@ from albench.hookspecs import Register
 
 @dataclass(frozen=True)
 class LocalParams:
-    """``workers``: runs at once on the CPU; ``gpus``: GPU ids, one run per GPU at a time (then ``workers``
-    is ignored and each run sees only its GPU, as ``cuda:0``)."""
+    """Parameters of the local worker pool.
+
+    Attributes:
+        workers: runs at once, each in its own worker process (ignored when ``gpus`` is given).
+        gpus: GPU ids, one run per GPU at a time; each run sees only its GPU, as ``cuda:0``.
+    """
 
     workers: int = 1
     gpus: tuple[int, ...] = ()

@@ -21,8 +21,15 @@ from albench.hookspecs import Register
 
 @dataclass(frozen=True)
 class RayParams:
-    """``address``: a running cluster (``auto``, ``ray://head:10001``), or none to start a local Ray with
-    ``local_cpus`` CPUs (default: all). ``num_gpus`` per run defaults to 1 for a CUDA sweep, else 0."""
+    """Ray resources per run (one run = one task).
+
+    Attributes:
+        address: a running cluster (``auto``, ``ray://head:10001``); unset: start a local Ray.
+        num_cpus: CPUs each task reserves.
+        num_gpus: GPUs each task reserves (default: 1 for a CUDA sweep, else 0).
+        max_retries: retries of a task whose worker or node was lost (a run's own failure is never retried).
+        local_cpus: CPUs of the local Ray (default: all).
+    """
 
     address: str | None = None
     num_cpus: float = 1.0

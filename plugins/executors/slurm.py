@@ -24,8 +24,23 @@ from albench.hookspecs import Register
 
 @dataclass(frozen=True)
 class SlurmParams:
-    """Slurm resources per run (one run = one job). ``time`` is in minutes; ``folder`` keeps submitit's
-    scripts, pickles and logs; ``signal_delay_s`` is how long before the time limit the job is warned."""
+    """Slurm resources per run (one run = one job).
+
+    Attributes:
+        partition: the Slurm partition (default: the cluster's).
+        time: the time limit of one job, in minutes; a run that reaches it is requeued and resumes.
+        gpus: GPUs per job.
+        cpus: CPUs per job.
+        mem_gb: memory per job in GB (default: the partition's).
+        array_parallelism: jobs of the array running at once.
+        account: the Slurm account to charge.
+        qos: the Slurm quality of service.
+        max_timeouts: how often a job may time out and be requeued before it is given up.
+        signal_delay_s: how long before the time limit the job is warned (USR2) to checkpoint.
+        folder: where submitit keeps its scripts, pickles and logs.
+        cluster: ``slurm``, or ``local`` for submitit's local executor (no Slurm; tests, a workstation).
+        poll_s: how often the sweep polls the jobs, in seconds.
+    """
 
     partition: str | None = None
     time: int = 24 * 60
