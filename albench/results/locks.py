@@ -264,8 +264,9 @@ class S3RunLock(RunLock):
 
     def _put(self, holder: LockHolder, **condition: str) -> bool:
         try:
-            reply = self._client.put_object(Bucket=self.bucket, Key=self.key, Body=json.dumps(asdict(holder)).encode(),
-                                            **condition)
+            reply = self._client.put_object(
+                Bucket=self.bucket, Key=self.key, Body=json.dumps(asdict(holder)).encode(), **condition
+            )
         except self._errors as error:
             if self._failed_precondition(error):
                 return False
