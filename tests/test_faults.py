@@ -349,13 +349,11 @@ def test_a_strategy_that_raises_fails_its_run_alone(tmp_path, tiny_protocol_file
     assert "ZeroDivisionError: division by zero inside a plugin" in failed.read_text()
     assert "Traceback" in failed.read_text()
     message = _one_line(result.stderr)
-    assert (
-        f"run {failed.stem} (broken, seed 0) failed: ZeroDivisionError: division by zero inside a plugin; "
-        f"traceback in {failed}"
-    ) in message
-    assert f"error: 1 of 2 runs failed: broken seed 0 ({failed.stem})." in message
-    # The command line is the process's own (here pytest's): what the user typed, to paste back.
-    assert "rerun the same command (finished runs are skipped): albench " in message
+    assert f"(run {failed.stem}): ZeroDivisionError: division by zero inside a plugin" in message
+    assert f"2 runs: 1 completed, 1 failed 1 failed (tracebacks in {results / '.failed'}):" in message
+    # The command rerunning only the failed run, rebuilt from the options as typed.
+    assert "rerun only these with: albench run --strategy broken --strategy random" in message
+    assert message.endswith(f"--only {failed.stem}")
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.strategies.cbal",
     "albench_plugins.strategies.context_sampling",
     "albench_plugins.strategies.full",
+    "albench_plugins.executors.inline",
+    "albench_plugins.executors.local",
+    "albench_plugins.executors.slurm",
+    "albench_plugins.executors.ray",
 )
 
 

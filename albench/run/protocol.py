@@ -68,7 +68,8 @@ class Protocol:
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
-    threads: int = 2
+    # CPU threads: they change a CPU run's numbers (reduction order) but not a GPU run's, so only CPU runs hash them.
+    threads: int = field(default=2, metadata={"hashed_on": "cpu"})
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"

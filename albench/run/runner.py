@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +37,6 @@ from albench.results.metrics import iou_per_class, mean_iou
 from albench.results.store import (
     SetAside,
     environment,
-    failure_path,
     quarantine,
     read_run_file,
     result_path,
@@ -55,7 +53,7 @@ from albench.run.superpixel_cache import SuperpixelStore
 from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
 
-__all__ = ["RunFailure", "RunOptions", "RunOutcome", "execute_or_record", "execute_run", "resolve_device"]
+__all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +137,9 @@ class _Run:
         self.progress = progress
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
+        if self.device.type != spec.device:
+            raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
+                               f"on {options.device!r}; resolve it with the same --device")
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
         self.split = split or dataset.split(spec.seed)
@@ -379,36 +380,3 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
         raise StorageError(f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
                            f"check the disk, then rerun")
     return RunOutcome(spec, path, "resumed" if saved is not None else "completed", table)
-
-
-@dataclass(frozen=True)
-class RunFailure:
-    """A run that raised: the one-line error and where its traceback was saved."""
-
-    spec: RunSpec
-    error: str
-    traceback_path: Path | None
-
-
-def execute_or_record(spec: RunSpec, registry: Registry, options: RunOptions,
-                      progress: Progress | None = None) -> RunOutcome | RunFailure:
-    """:func:`execute_run`, with any exception of the run (a plugin's bug as much as albench's own errors)
-    turned into a :class:`RunFailure` whose traceback is saved in ``results/.failed/RUN_ID.txt``, so a grid can
-    go on with its other runs. A results directory that cannot be written stops the grid (every run would
-    fail the same way), and so do ``KeyboardInterrupt`` and ``SystemExit``."""
-    failure_file = failure_path(options.results_dir, spec.run_id)
-    try:
-        outcome = execute_run(spec, registry, options, progress)
-    except StorageError:
-        raise
-    except Exception as error:
-        message = str(error) if isinstance(error, AlbenchError) else f"{type(error).__name__}: {error}"
-        message = " ".join(message.split()) or type(error).__name__
-        try:
-            files.write_text(failure_file, f"run {spec.run_id} ({spec.strategy.label}, seed {spec.seed}) failed\n"
-                                           + traceback.format_exc())
-        except StorageError:
-            return RunFailure(spec, message, None)
-        return RunFailure(spec, message, failure_file)
-    files.remove(failure_file)
-    return outcome
