@@ -15,7 +15,15 @@ from rich.table import Table
 from rich.text import Text
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
-from albench.cli._sweep import make_executor, parse_gpus, print_result, print_summary, results_store, typed_command
+from albench.cli._sweep import (
+    make_executor,
+    parse_gpus,
+    prepare_directories,
+    print_result,
+    print_summary,
+    results_store,
+    typed_command,
+)
 from albench.cli.run import select_runs
 from albench.errors import ParameterError
 from albench.host.registry import load_registry
@@ -173,6 +181,7 @@ def sweep(
         options = RunOptions(
             results_dir=work_dir, cache_dir=cache_dir or default_cache_dir(), device=device, force=force
         )
+        prepare_directories(options.results_dir, options.cache_dir)
         err.print(Text(grid_file.title, style="bold") + Text(f": {len(unique)} runs on executor {name}"))
         share_registry(registry)
         todo, finished = (unique, []) if force else unfinished(unique, store)
