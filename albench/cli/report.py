@@ -21,6 +21,7 @@ from albench.cli._runs import (
     select_runs,
 )
 from albench.cli._tables import ReportFormat, ReportFormatOption, render, render_records
+from albench.cli.leaderboard import SplitOption, by_aggregation
 from albench.errors import ParameterError
 from albench.grid import Grid
 from albench.paper import DATASETS
@@ -69,13 +70,14 @@ def ablations(
     dataset: DatasetFilter = None, backbone: BackboneFilter = None, strategy: StrategyFilter = None,
     labeling: LabelingFilter = None, protocol: ProtocolFilter = None,
     convention: ConventionOption = Convention.recorded, checkpoints: CheckpointsOption = True,
-    compare_paper: ComparePaperOption = False, paper_dataset: PaperDatasetOption = None,
+    compare_paper: ComparePaperOption = False, paper_dataset: PaperDatasetOption = None, by: SplitOption = None,
 ) -> None:
-    """Table 1 style: AuALC of every strategy label (ablations such as oreal(aggregation=mean) included)
-    × datasets, with an Average column, per backbone × labeling."""
+    """Table 1 style: AuALC of every strategy label (ablations such as oreal (mean) included) × datasets,
+    with an Average column, per backbone × labeling (--by aggregation: and per aggregation)."""
     with handle_errors():
         loaded = _load(results_dir, dataset, backbone, strategy, labeling, protocol, checkpoints)
-        grids = ablation_table(loaded.runs, convention_choice(convention), compare_paper, paper_aliases(paper_dataset))
+        grids = ablation_table(loaded.runs, convention_choice(convention), compare_paper, paper_aliases(paper_dataset),
+                               by_aggregation(by))
         _emit(grids, format, loaded, "Table 1")
 
 
