@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import FormatOption, OutputFormat, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.registry import load_registry
 
 
@@ -32,23 +33,24 @@ def plugins(format: FormatOption = OutputFormat.table) -> None:
             raise typer.BadParameter("plugins supports --format table or json", param_hint="--format")
         table = Table(title="albench components", title_justify="left")
         for column in ("kind", "name", "version", "plugin", "distribution"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column)
         for c in components:
             dist = f"{c['distribution']} {c['distribution_version']}".strip()
             table.add_row(c["kind"], c["name"], c["version"], c["plugin"], dist)
-        out.print(table)
+        print_table(out, table)
         if duplicates:
             dup_table = Table(title="[red]duplicate names (unusable until one plugin is removed)[/]", title_justify="left")
             for column in ("kind", "name", "registered by"):
                 dup_table.add_column(column)
             for d in duplicates:
                 dup_table.add_row(d["kind"], d["name"], d["plugins"])
-            out.print(dup_table)
+            print_table(out, dup_table)
         if broken:
             broken_table = Table(title="[red]plugins that failed to load[/]", title_justify="left")
-            for column in ("plugin", "distribution", "error"):
-                broken_table.add_column(column, overflow="fold")
+            for column in ("plugin", "distribution"):
+                broken_table.add_column(column)
+            broken_table.add_column("error", overflow="fold", max_width=80)
             for b in broken:
                 broken_table.add_row(b["plugin"], b["distribution"], b["error"])
-            out.print(broken_table)
+            print_table(out, broken_table)
             err.print(f"{len(broken)} plugin(s) failed to load; commands that do not need them still work.")

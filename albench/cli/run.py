@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.errors import AlbenchError, ParameterError
 from albench.protocol import DEFAULT_CONFIG, BenchmarkConfig, ComponentChoice, load_protocol_file
 from albench.registry import Registry, load_registry
@@ -136,7 +137,7 @@ def run(
                 continue
             if outcome.status == "skipped":
                 err.print(f"skipped: results exist at {outcome.path} (use --force to rerun)")
-            out.print(summary_table(outcome))
+            print_table(out, summary_table(outcome))
             err.print(f"results: {outcome.path}")
         if failures:
             raise AlbenchError(f"{failures} of {len(specs)} runs failed (see above)")
