@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["AVERAGE", "Cell", "Column", "Grid", "Row", "Scalar", "add_average", "cell_suffix", "cell_text", "mark_best",
+__all__ = ["AVERAGE", "Cell", "Column", "Grid", "Row", "Scalar", "add_average", "cell_count", "cell_flag", "cell_suffix", "cell_text", "mark_best",
            "grid_notes", "mark_best_in_rows", "show_counts", "stat_cell"]
 
 Scalar = str | int | float | None
@@ -179,10 +179,19 @@ def cell_text(cell: Cell, digits: int) -> str:
     return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
 
 
+def cell_count(cell: Cell, show_counts: bool) -> str:
+    """`` (n)`` where the cells of a table differ in how many values they average, else nothing."""
+    return f" ({cell.n})" if show_counts and cell.n and not cell.empty else ""
+
+
+def cell_flag(cell: Cell) -> str:
+    """`` †`` when incomplete runs were left out of the cell, else nothing."""
+    return " †" if cell.incomplete else ""
+
+
 def cell_suffix(cell: Cell, show_counts: bool) -> str:
-    """`` (n)`` where counts differ, then `` †`` when incomplete runs were left out of the cell."""
-    suffix = f" ({cell.n})" if show_counts and cell.n and not cell.empty else ""
-    return suffix + (" †" if cell.incomplete else "")
+    """What follows a cell's value: its count where counts differ, then its incomplete-runs flag."""
+    return cell_count(cell, show_counts) + cell_flag(cell)
 
 
 def grid_notes(grid: Grid) -> list[str]:

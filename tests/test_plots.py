@@ -37,7 +37,7 @@ def test_curve_panels_have_one_line_per_strategy_and_a_band_each(runs):
         assert len(ax.get_lines()) == 5  # random, oreal ×2 aggregations, bvsb ×2
         assert len(ax.collections) == 5  # one ± std band per line (2 complete seeds each)
     toy = axes[1]
-    oreal = next(line for line in toy.get_lines() if line.get_label() == "oreal")
+    oreal = next(line for line in toy.get_lines() if line.get_label() == "oreal (max)")
     # mean over seeds 0 and 1 of the hand-chosen mIoUs: (40+35)/2, (55+50)/2, (65+60)/2
     assert oreal.get_xdata().tolist() == [0, 1, 2]
     assert np.asarray(oreal.get_ydata()) == pytest.approx([37.5, 52.5, 62.5])
@@ -73,8 +73,12 @@ def test_class_distribution_bars(runs):
     toy = figure.get_axes()[1]
     assert len(toy.patches) == 5 * 3  # one bar per strategy and class
     heights = sorted(round(p.get_height(), 6) for p in toy.patches if p.get_facecolor() == toy.patches[0].get_facecolor())
-    # the first strategy by label is bvsb: final counts [20, 6, 4] and [20, 5, 5] of 30 → mean shares (%)
-    assert heights == pytest.approx(sorted([100 * 20 / 30, 100 * 5.5 / 30, 100 * 4.5 / 30]))
+    # the first strategy by label is bvsb (max): final counts [18, 8, 4] and [18, 6, 6] of 30 → mean shares (%)
+    assert heights == pytest.approx(sorted([100 * 18 / 30, 100 * 7 / 30, 100 * 5 / 30]))
+    # 1 − Gini over the foreground (toy has a background): bvsb (max) [8, 4] → 1 − 1/6, [6, 6] → 1;
+    # bvsb (mean) [6, 4] → 1 − 0.1, [5, 5] → 1
+    assert [t.get_text() for t in toy.get_legend().get_texts()][:2] == ["bvsb (max) (1−Gini 0.92)",
+                                                                        "bvsb (mean) (1−Gini 0.95)"]
 
 
 def test_per_class_gain_bars_one_panel_per_dataset_and_aggregation(runs):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from albench.cli._common import ResultsDirOption, err, handle_errors, out
+from albench._atomic import atomic_write
+from albench.cli._common import ResultsDirOption, default_cache_dir, err, handle_errors, out
 from albench.cli._runs import (
     BackboneFilter,
     CheckpointsOption,
@@ -22,11 +24,15 @@ from albench.cli._runs import (
 )
 from albench.cli._tables import ReportFormat, ReportFormatOption, render, render_records
 from albench.cli.leaderboard import SplitOption, by_aggregation
-from albench.errors import ParameterError
+from albench.errors import AlbenchError, ParameterError
 from albench.grid import Grid
+from albench.grouping import row_label
 from albench.paper import DATASETS
 from albench.report import ablation_table, gini_table, mean_vs_max_table, per_class_gain, run_records
-from albench.runs import LoadedRuns
+from albench.runs import LoadedRuns, Run
+
+if TYPE_CHECKING:
+    from albench.html_report import SelectionFigure
 
 __all__ = ["app"]
 
@@ -169,3 +175,83 @@ def paper(
                  + mean_vs_max_table(loaded.runs, chosen, compare_paper=compare_paper, aliases=aliases)
                  + gini_table(loaded.runs, compare_paper=compare_paper, aliases=aliases))
         _emit(grids, format, loaded, "the paper's tables")
+
+
+OverlaysOption = Annotated[int, typer.Option(
+    "--overlays", min=0, help="Selection overlays: at most N figures, one per dataset × backbone × labeling (the "
+                              "lowest seed's runs, last round); 0 for none. They rebuild images from the dataset.")]
+
+
+@app.command("html")
+def html(
+    output: Annotated[Path, typer.Argument(help="The page to write (.html): one self-contained file.")],
+    results_dir: ResultsDirOption = Path("results"),
+    dataset: DatasetFilter = None, backbone: BackboneFilter = None, strategy: StrategyFilter = None,
+    labeling: LabelingFilter = None, protocol: ProtocolFilter = None,
+    convention: ConventionOption = Convention.recorded, checkpoints: CheckpointsOption = True,
+    by: SplitOption = None, paper_dataset: PaperDatasetOption = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", help="Strategy whose per-class gains are shown (default: oreal if it ran, else the best).")] = None,
+    overlays: OverlaysOption = 4,
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="Root of file-backed datasets (overlays).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="Superpixel cache (default $ALBENCH_CACHE_DIR or ~/.cache/albench).")] = None,
+) -> None:
+    """One self-contained HTML page: leaderboards, the paper's tables, AL curves, class balance, per-class
+    gains, selection overlays, the runs (in progress marked) and each protocol's settings. Sortable tables;
+    no network needed to view it (docs/reports.md)."""
+    with handle_errors():
+        from albench.html_report import ReportOptions, html_report  # matplotlib: loaded only when needed
+
+        if output.suffix.lower() not in (".html", ".htm"):
+            raise ParameterError(f"cannot write {output}: the file name must end in .html")
+        loaded = _load(results_dir, dataset, backbone, strategy, labeling, protocol, checkpoints)
+        options = ReportOptions(source=str(results_dir), convention=convention_choice(convention),
+                                by_aggregation=by_aggregation(by), target=target, aliases=paper_aliases(paper_dataset))
+        selections = _selections(loaded.runs, results_dir, overlays, data_root, cache_dir) if overlays else []
+        page = html_report(loaded.runs, options, loaded.notes, selections)
+        atomic_write(output, lambda path: _write_text(path, page))
+        err.print(f"wrote {output} ({len(page.encode()) / 1e6:.2f} MB, {len(loaded.runs)} runs)")
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _selections(runs: list[Run], results_dir: Path, limit: int, data_root: Path | None,
+                cache_dir: Path | None) -> list[SelectionFigure]:
+    """Up to ``limit`` overlay figures: per dataset × protocol × backbone × labeling, the finished runs of the
+    lowest seed (one panel per strategy, at most six) on the image the first one added most to in its last
+    round. A group whose images cannot be rebuilt (no dataset here) gets the reason instead."""
+    from albench.html_report import SelectionFigure
+    from albench.overlay import load_selection_view
+    from albench.plots import selection_figure
+    from albench.registry import load_registry
+
+    groups: dict[tuple[str, str, str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        if run.complete and run.source == "results":
+            groups[(run.dataset, run.protocol_hash, run.backbone, run.labeling)].append(run)
+    registry = load_registry()
+    cache = cache_dir or default_cache_dir()
+    figures = []
+    for (dataset_name, protocol_hash, backbone_name, labeling_name), members in sorted(groups.items())[:limit]:
+        seed = min(r.seed for r in members)
+        chosen: dict[str, Run] = {}
+        for run in sorted(members, key=lambda r: r.run_id):
+            if run.seed == seed:
+                chosen.setdefault(row_label(run), run)
+        shown = [chosen[label] for label in sorted(chosen)][:6]
+        last = shown[0].rounds - 1
+        title = f"{dataset_name} [{protocol_hash[:8]}] · {backbone_name} · {labeling_name} labels · seed {seed} · round {last}"
+        notes = [f"{len(chosen) - len(shown)} more strategies not shown"] if len(chosen) > len(shown) else []
+        try:
+            first = load_selection_view(results_dir, shown[0].run_id, last, registry, cache, data_root)
+            views = [first] + [load_selection_view(results_dir, run.run_id, last, registry, cache, data_root,
+                                                   first.image_id) for run in shown[1:]]
+        except AlbenchError as error:
+            figures.append(SelectionFigure(title, None, [f"not shown: {error}"]))
+            continue
+        notes += sorted({note for view in views for note in view.notes})
+        figures.append(SelectionFigure(title, selection_figure(views), notes))
+    return figures
