@@ -16,8 +16,24 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["AVERAGE", "Cell", "Column", "Grid", "Row", "Scalar", "add_average", "cell_count", "cell_flag", "cell_suffix", "cell_text", "mark_best",
-           "grid_notes", "mark_best_in_rows", "show_counts", "stat_cell"]
+__all__ = [
+    "AVERAGE",
+    "Cell",
+    "Column",
+    "Grid",
+    "Row",
+    "Scalar",
+    "add_average",
+    "cell_count",
+    "cell_flag",
+    "cell_suffix",
+    "cell_text",
+    "mark_best",
+    "grid_notes",
+    "mark_best_in_rows",
+    "show_counts",
+    "stat_cell",
+]
 
 Scalar = str | int | float | None
 AVERAGE = "Average"
@@ -113,8 +129,14 @@ def _shown(cell: Cell | None, digits: int) -> float | None:
 Mark = Literal["bold", "underline"]
 
 
-def mark_best(rows: Sequence[Row], column_keys: Iterable[str], digits: int, *, best: Mark = "bold",
-              second: Mark | None = "underline") -> None:
+def mark_best(
+    rows: Sequence[Row],
+    column_keys: Iterable[str],
+    digits: int,
+    *,
+    best: Mark = "bold",
+    second: Mark | None = "underline",
+) -> None:
     """In each column, mark the best value ``best`` and the second best ``second`` (ties share a mark).
 
     Values are compared as displayed (rounded to ``digits``), so a reader never sees two equal numbers
@@ -124,8 +146,9 @@ def mark_best(rows: Sequence[Row], column_keys: Iterable[str], digits: int, *, b
         _mark([(row, column) for row in rows if row.reference is None], digits, best, second)
 
 
-def mark_best_in_rows(rows: Sequence[Row], column_groups: Iterable[Sequence[str]], digits: int, *,
-                      best: Mark = "bold") -> None:
+def mark_best_in_rows(
+    rows: Sequence[Row], column_groups: Iterable[Sequence[str]], digits: int, *, best: Mark = "bold"
+) -> None:
     """Within each row, mark the best of each group of columns (e.g. one dataset's mean and max columns);
     a group with fewer than two values in a row gets no mark."""
     groups = list(column_groups)
@@ -146,7 +169,9 @@ def _mark(cells: Sequence[tuple[Row, str]], digits: int, best: Mark, second: Mar
             continue
         marks = {best} if value == distinct[0] else {second} if len(distinct) > 1 and value == distinct[1] else set()
         cell = row.cells[key]
-        row.cells[key] = replace(cell, bold=cell.bold or "bold" in marks, underline=cell.underline or "underline" in marks)
+        row.cells[key] = replace(
+            cell, bold=cell.bold or "bold" in marks, underline=cell.underline or "underline" in marks
+        )
 
 
 def add_average(rows: Sequence[Row], columns: list[Column]) -> bool:
@@ -160,7 +185,9 @@ def add_average(rows: Sequence[Row], columns: list[Column]) -> bool:
         return False
     for row in rows:
         cells = [row.cells.get(c.key, Cell()) for c in columns]
-        row.cells[AVERAGE] = Cell() if any(c.empty for c in cells) else Cell(mean=float(np.mean([c.mean for c in cells])))
+        row.cells[AVERAGE] = (
+            Cell() if any(c.empty for c in cells) else Cell(mean=float(np.mean([c.mean for c in cells])))
+        )
     columns.append(Column(AVERAGE, AVERAGE, {"dataset": None, "protocol_hash": None, "superpixels": None}))
     return True
 

@@ -21,8 +21,17 @@ from typing import Generic, NamedTuple, TypeVar
 from albench.grid import Column, Row, Scalar, stat_cell
 from albench.runs import Run
 
-__all__ = ["AGGREGATION_ORDER", "Collected", "TableKey", "aggregation_order", "collect", "column_key", "dataset_columns", "row_label",
-           "table_groups"]
+__all__ = [
+    "AGGREGATION_ORDER",
+    "Collected",
+    "TableKey",
+    "aggregation_order",
+    "collect",
+    "column_key",
+    "dataset_columns",
+    "row_label",
+    "table_groups",
+]
 
 AGGREGATION_ORDER = ("max", "mean", "p95")
 T = TypeVar("T")
@@ -55,8 +64,12 @@ def table_groups(runs: Iterable[Run], by_aggregation: bool = False) -> list[tupl
             groups.append((TableKey(backbone, labeling, None), members))
             continue
         for aggregation in aggregations:
-            groups.append((TableKey(backbone, labeling, aggregation),
-                           [r for r in members if r.aggregation in (aggregation, None)]))
+            groups.append(
+                (
+                    TableKey(backbone, labeling, aggregation),
+                    [r for r in members if r.aggregation in (aggregation, None)],
+                )
+            )
     return groups
 
 
@@ -84,8 +97,11 @@ def dataset_columns(runs: Iterable[Run]) -> list[Column]:
     columns = []
     for (dataset, protocol), method in sorted(superpixels.items()):
         header = dataset if per_dataset[dataset] == 1 else f"{dataset} [{protocol[:8]}]"
-        columns.append(Column(f"{dataset}@{protocol}", header,
-                              {"dataset": dataset, "protocol_hash": protocol, "superpixels": method}))
+        columns.append(
+            Column(
+                f"{dataset}@{protocol}", header, {"dataset": dataset, "protocol_hash": protocol, "superpixels": method}
+            )
+        )
     return columns
 
 
@@ -94,8 +110,7 @@ class Collected(Generic[T]):
     """Per row label and column key: the value of each complete seed, and the incomplete runs left out."""
 
     values: dict[str, dict[str, dict[int, T]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(dict)))
-    incomplete: dict[str, dict[str, list[Run]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    incomplete: dict[str, dict[str, list[Run]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     full_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -105,21 +120,37 @@ class Collected(Generic[T]):
         return sorted(set(self.values) | set(self.incomplete))
 
     def incomplete_notes(self) -> list[str]:
-        runs = {run.run_id: run for by_column in self.incomplete.values() for runs in by_column.values() for run in runs}
+        runs = {
+            run.run_id: run for by_column in self.incomplete.values() for runs in by_column.values() for run in runs
+        }
         return [f"† not averaged, incomplete: {run.describe()}" for run in runs.values()]
 
-    def rows(self: Collected[float], columns: Sequence[Column],
-             fields: Mapping[str, Mapping[str, Scalar]] | None = None) -> list[Row]:
+    def rows(
+        self: Collected[float], columns: Sequence[Column], fields: Mapping[str, Mapping[str, Scalar]] | None = None
+    ) -> list[Row]:
         """One row per label with a mean ± std cell per column (an empty cell where it has no value), and
         the label's ``fields`` (identifying it in records)."""
-        return [Row(label, {c.key: stat_cell(self.values.get(label, {}).get(c.key, {}),
-                                             len(self.incomplete.get(label, {}).get(c.key, [])))
-                            for c in columns}, dict((fields or {}).get(label, {})))
-                for label in self.labels]
+        return [
+            Row(
+                label,
+                {
+                    c.key: stat_cell(
+                        self.values.get(label, {}).get(c.key, {}), len(self.incomplete.get(label, {}).get(c.key, []))
+                    )
+                    for c in columns
+                },
+                dict((fields or {}).get(label, {})),
+            )
+            for label in self.labels
+        ]
 
 
-def collect(runs: Sequence[Run], value: Callable[[Run], T], label: Callable[[Run], str],
-            columns: Callable[[Run], Iterable[str]] = lambda run: [column_key(run)]) -> Collected[T]:
+def collect(
+    runs: Sequence[Run],
+    value: Callable[[Run], T],
+    label: Callable[[Run], str],
+    columns: Callable[[Run], Iterable[str]] = lambda run: [column_key(run)],
+) -> Collected[T]:
     """Group run values by row ``label`` and column key(s): each complete run gives ``value(run)`` for its
     seed; an incomplete one is counted apart; a second complete run of the same label, column and seed is
     noted, not counted (its component versions differ: a stale file)."""
@@ -134,9 +165,11 @@ def collect(runs: Sequence[Run], value: Callable[[Run], T], label: Callable[[Run
                 continue
             first = counted.setdefault((row, column, run.seed), run)
             if first is not run:
-                note = (f"runs {first.run_id} and {run.run_id} are both {run.strategy_label} seed {run.seed} on "
-                        f"{run.dataset} (component versions differ); only {first.run_id} is counted: delete the "
-                        "stale results file")
+                note = (
+                    f"runs {first.run_id} and {run.run_id} are both {run.strategy_label} seed {run.seed} on "
+                    f"{run.dataset} (component versions differ); only {first.run_id} is counted: delete the "
+                    "stale results file"
+                )
                 if note not in collected.notes:
                     collected.notes.append(note)
                 continue

@@ -41,9 +41,16 @@ from albench.runs import ConventionChoice, Run, strip_aggregation
 __all__ = ["LEADERBOARD_METRICS", "ReportOptions", "SECTIONS", "SelectionFigure", "default_target", "html_report"]
 
 # (id, heading) of every section, in page order
-SECTIONS = (("leaderboard", "Leaderboard"), ("curves", "Curves"), ("classes", "Class balance"),
-            ("per-class", "Per-class gains"), ("paper", "Paper tables"), ("selection", "Selections"), ("runs", "Runs"),
-            ("protocols", "Protocols"))
+SECTIONS = (
+    ("leaderboard", "Leaderboard"),
+    ("curves", "Curves"),
+    ("classes", "Class balance"),
+    ("per-class", "Per-class gains"),
+    ("paper", "Paper tables"),
+    ("selection", "Selections"),
+    ("runs", "Runs"),
+    ("protocols", "Protocols"),
+)
 LEADERBOARD_METRICS = ("aualc", "miou@final", "gini")
 
 
@@ -84,8 +91,12 @@ class _Ids:
         return f"{prefix}{self._counts[prefix]}"
 
 
-def html_report(runs: Sequence[Run], options: ReportOptions = ReportOptions(), notes: Sequence[str] = (),
-                selections: Sequence[SelectionFigure] = ()) -> str:
+def html_report(
+    runs: Sequence[Run],
+    options: ReportOptions = ReportOptions(),
+    notes: Sequence[str] = (),
+    selections: Sequence[SelectionFigure] = (),
+) -> str:
     """The whole page for ``runs`` (finished and in progress): every section of :data:`SECTIONS`."""
     if not runs:
         raise AlbenchError(f"no runs in {options.source}; run `albench run --strategy oreal` first")
@@ -100,31 +111,54 @@ def html_report(runs: Sequence[Run], options: ReportOptions = ReportOptions(), n
         "runs": _runs_table(runs, options, ids),
         "protocols": _protocols(runs),
     }
-    sections = "\n".join(f'<section id="{key}">\n<h2>{escape(heading)}</h2>\n{body[key]}\n</section>'
-                         for key, heading in SECTIONS)
+    sections = "\n".join(
+        f'<section id="{key}">\n<h2>{escape(heading)}</h2>\n{body[key]}\n</section>' for key, heading in SECTIONS
+    )
     navigation = " ".join(f'<a href="#{key}">{escape(heading)}</a>' for key, heading in SECTIONS)
     title = f"albench report: {options.source}"
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title>", f"<style>\n{_asset('report.css')}</style>", "</head>", "<body>",
-        _header(runs, options, notes, title), f"<nav>{navigation}</nav>", "<main>", sections, "</main>",
-        f"<script>\n{_asset('report.js')}</script>", "</body>", "</html>", ""])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title>",
+            f"<style>\n{_asset('report.css')}</style>",
+            "</head>",
+            "<body>",
+            _header(runs, options, notes, title),
+            f"<nav>{navigation}</nav>",
+            "<main>",
+            sections,
+            "</main>",
+            f"<script>\n{_asset('report.js')}</script>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
 
 
 def _header(runs: Sequence[Run], options: ReportOptions, notes: Sequence[str], title: str) -> str:
     status = Counter(_status(run) for run in runs)
     counts = ", ".join(f"{status[s]} {s}" for s in ("complete", "in progress", "incomplete") if status[s])
     seeds = sorted({r.seed for r in runs})
-    facts = [f"{_plural(len(runs), 'run')} ({counts})", _plural(len({r.dataset for r in runs}), "dataset"),
-             _plural(len({row_label(r) for r in runs}), "strategy", "strategies"),
-             _plural(len(seeds), "seed") + f" ({_span(seeds)})", f"albench {__version__}"]
+    facts = [
+        f"{_plural(len(runs), 'run')} ({counts})",
+        _plural(len({r.dataset for r in runs}), "dataset"),
+        _plural(len({row_label(r) for r in runs}), "strategy", "strategies"),
+        _plural(len(seeds), "seed") + f" ({_span(seeds)})",
+        f"albench {__version__}",
+    ]
     lines = [f"<header>\n<h1>{escape(title)}</h1>", f"<p>{escape(' · '.join(facts))}</p>"]
     if status["in progress"] or status["incomplete"]:
         unfinished = status["in progress"] + status["incomplete"]
-        lines.append(f'<p class="banner">{_plural(unfinished, "run")} {"is" if unfinished == 1 else "are"} in '
-                     "progress or incomplete: their cells are flagged † and left out of every mean, and the curves "
-                     "leave them out; render the page again once they finish.</p>")
+        lines.append(
+            f'<p class="banner">{_plural(unfinished, "run")} {"is" if unfinished == 1 else "are"} in '
+            "progress or incomplete: their cells are flagged † and left out of every mean, and the curves "
+            "leave them out; render the page again once they finish.</p>"
+        )
     lines += [f'<p class="banner">{escape(note)}</p>' for note in notes]
     return "\n".join(lines) + "\n</header>"
 
@@ -175,17 +209,22 @@ def _grid_table(grid: Grid, notes: Sequence[str], ids: _Ids) -> str:
     the † of ``cell_suffix``), marks as classes, the value to sort by in ``data-value``; published rows in a
     second body that sorting leaves in place."""
     show = show_counts(grid)
-    head = [f'<th scope="col">{escape(grid.row_header)}</th>',
-            *(f'<th scope="col" data-type="number">{escape(c.header)}</th>' for c in grid.columns)]
+    head = [
+        f'<th scope="col">{escape(grid.row_header)}</th>',
+        *(f'<th scope="col" data-type="number">{escape(c.header)}</th>' for c in grid.columns),
+    ]
     bodies: dict[bool, list[str]] = {False: [], True: []}
     for row in grid.rows:
         cells = [f'<th scope="row">{escape(row.label)}</th>']
         for column in grid.columns:
             cells.append(_cell(row.cells.get(column.key, Cell()), grid.digits, show))
         bodies[row.reference is not None].append("<tr>" + "".join(cells) + "</tr>")
-    parts = [f'<div class="table-block"><table class="sortable" id="{ids("t")}">',
-             f"<caption>{escape(grid.title)}</caption>", "<thead><tr>" + "".join(head) + "</tr></thead>",
-             "<tbody>" + "\n".join(bodies[False]) + "</tbody>"]
+    parts = [
+        f'<div class="table-block"><table class="sortable" id="{ids("t")}">',
+        f"<caption>{escape(grid.title)}</caption>",
+        "<thead><tr>" + "".join(head) + "</tr></thead>",
+        "<tbody>" + "\n".join(bodies[False]) + "</tbody>",
+    ]
     if bodies[True]:
         parts.append('<tbody class="reference">' + "\n".join(bodies[True]) + "</tbody>")
     parts += ["</table>", _notes(notes), "</div>"]
@@ -203,13 +242,23 @@ def _cell(cell: Cell, digits: int, show: bool) -> str:
     return f'<td data-value="{value}"{attributes}>{text}</td>'
 
 
-def _records_table(records: Sequence[Mapping[str, object]], columns: Sequence[tuple[str, str]], caption: str,
-                   ids: _Ids, cell: Callable[[str, object], str] | None = None) -> str:
+def _records_table(
+    records: Sequence[Mapping[str, object]],
+    columns: Sequence[tuple[str, str]],
+    caption: str,
+    ids: _Ids,
+    cell: Callable[[str, object], str] | None = None,
+) -> str:
     """Flat records (one per run, say) as a sortable table of the chosen (key, header) columns."""
-    numeric = {key for key, _ in columns if any(isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool)
-                                                for r in records)}
+    numeric = {
+        key
+        for key, _ in columns
+        if any(isinstance(r.get(key), int | float) and not isinstance(r.get(key), bool) for r in records)
+    }
     number = ' data-type="number"'
-    head = "".join(f'<th scope="col"{number if key in numeric else ""}>{escape(header)}</th>' for key, header in columns)
+    head = "".join(
+        f'<th scope="col"{number if key in numeric else ""}>{escape(header)}</th>' for key, header in columns
+    )
     rows = []
     for record in records:
         cells = []
@@ -221,9 +270,15 @@ def _records_table(records: Sequence[Mapping[str, object]], columns: Sequence[tu
             else:
                 cells.append(f'<td class="text">{text}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return "\n".join([f'<div class="table-block"><table class="sortable" id="{ids("t")}">',
-                      f"<caption>{escape(caption)}</caption>", f"<thead><tr>{head}</tr></thead>",
-                      "<tbody>" + "\n".join(rows) + "</tbody>", "</table></div>"])
+    return "\n".join(
+        [
+            f'<div class="table-block"><table class="sortable" id="{ids("t")}">',
+            f"<caption>{escape(caption)}</caption>",
+            f"<thead><tr>{head}</tr></thead>",
+            "<tbody>" + "\n".join(rows) + "</tbody>",
+            "</table></div>",
+        ]
+    )
 
 
 # Figures -----------------------------------------------------------------------------------------------
@@ -270,7 +325,7 @@ def _left_out(runs: Sequence[Run]) -> str:
     if not missing:
         return ""
     items = "".join(f"<li>{escape(run.describe())}</li>" for run in missing)
-    return f"<details><summary>{_plural(len(missing), 'run')} not drawn (not complete)</summary><ul class=\"notes\">{items}</ul></details>"
+    return f'<details><summary>{_plural(len(missing), "run")} not drawn (not complete)</summary><ul class="notes">{items}</ul></details>'
 
 
 # Sections ----------------------------------------------------------------------------------------------
@@ -278,11 +333,15 @@ def _left_out(runs: Sequence[Run]) -> str:
 
 def _leaderboard(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     split = "one per aggregation" if options.by_aggregation else "the aggregation in each strategy's label"
-    parts = [f'<p class="lead">As <code>albench leaderboard</code> prints them: one table per backbone × labeling '
-             f"scheme ({split}), mean ± sample standard deviation over seeds, the best of a column in bold and the "
-             "second underlined. Click a column header to sort. Metrics: docs/metrics.md.</p>"]
-    tables = {name: leaderboard(runs, parse_metric(name), options.convention, options.by_aggregation)
-              for name in LEADERBOARD_METRICS}
+    parts = [
+        f'<p class="lead">As <code>albench leaderboard</code> prints them: one table per backbone × labeling '
+        f"scheme ({split}), mean ± sample standard deviation over seeds, the best of a column in bold and the "
+        "second underlined. Click a column header to sort. Metrics: docs/metrics.md.</p>"
+    ]
+    tables = {
+        name: leaderboard(runs, parse_metric(name), options.convention, options.by_aggregation)
+        for name in LEADERBOARD_METRICS
+    }
     shared = _shared_notes([grid for grids in tables.values() for grid in grids])
     for name, grids in tables.items():
         parts += [f"<h3>{escape(parse_metric(name).title)}</h3>", _grid_tables(grids, ids, shared)]
@@ -298,21 +357,27 @@ def _toggles(figure_id: str, labels: Sequence[str]) -> str:
     boxes = "".join(
         f'<label><input type="checkbox" value="{i}" checked><span class="swatch" '
         f'style="background:{to_hex(colours[label])}"></span>{escape(label)}</label>'
-        for i, label in enumerate(labels))
+        for i, label in enumerate(labels)
+    )
     return f'<fieldset class="toggles" data-figure="{figure_id}" hidden><legend>strategies</legend>{boxes}</fieldset>'
 
 
 def _curves(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     def build() -> str:
         labels = curve_labels(runs)
-        parts = ['<p class="lead">As <code>albench plot curves</code> draws them: mIoU per round and per click '
-                 "spent, the mean over seeds with a ± one standard deviation band, one panel per dataset (and "
-                 "backbone, labeling scheme and protocol where those vary). Untick a strategy to hide it.</p>"]
+        parts = [
+            '<p class="lead">As <code>albench plot curves</code> draws them: mIoU per round and per click '
+            "spent, the mean over seeds with a ± one standard deviation band, one panel per dataset (and "
+            "backbone, labeling scheme and protocol where those vary). Untick a strategy to hide it.</p>"
+        ]
         for x in ("round", "clicks"):
             figure = curves_figure(runs, x, options.convention)
             figure_id, html = _figure(figure, ids, f"mIoU vs {x}")
-            parts += [f"<h3>mIoU vs {'round' if x == 'round' else 'clicks spent'}</h3>",
-                      _toggles(figure_id, labels), html]
+            parts += [
+                f"<h3>mIoU vs {'round' if x == 'round' else 'clicks spent'}</h3>",
+                _toggles(figure_id, labels),
+                html,
+            ]
         return "\n".join(parts) + _left_out(runs)
 
     return _attempt(build)
@@ -321,9 +386,11 @@ def _curves(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
 def _classes(runs: Sequence[Run], ids: _Ids) -> str:
     def build() -> str:
         html = _png(class_distribution_figure(runs), "class distribution of the labeled sets")
-        return ('<p class="lead">As <code>albench plot classes</code> draws it: the share of each class among the '
-                "labeled regions after the last round, mean over seeds with the standard deviation as error bars; "
-                "1 − Gini in the legend (1: perfectly balanced), also ranked in the leaderboard above.</p>\n" + html)
+        return (
+            '<p class="lead">As <code>albench plot classes</code> draws it: the share of each class among the '
+            "labeled regions after the last round, mean over seeds with the standard deviation as error bars; "
+            "1 − Gini in the legend (1: perfectly balanced), also ranked in the leaderboard above.</p>\n" + html
+        )
 
     return _attempt(build)
 
@@ -344,35 +411,49 @@ def _per_class(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
         grids = per_class_gain(runs, target, options.convention if options.convention != "recorded" else "standard")
         html = _png(per_class_gain_figure(grids), f"per-class AuALC gain of {target}")
         tables = _grid_tables(grids, ids)
-        return (f'<p class="lead">As <code>albench plot per-class --target {escape(target)}</code> draws it: per '
-                f"class, the AuALC of {escape(target)} minus that of each other strategy of the same table, paired by "
-                "seed (positive: the target is better); <code>--target</code> picks another strategy.</p>\n"
-                f"{html}\n<details><summary>the numbers</summary>\n{tables}\n</details>")
+        return (
+            f'<p class="lead">As <code>albench plot per-class --target {escape(target)}</code> draws it: per '
+            f"class, the AuALC of {escape(target)} minus that of each other strategy of the same table, paired by "
+            "seed (positive: the target is better); <code>--target</code> picks another strategy.</p>\n"
+            f"{html}\n<details><summary>the numbers</summary>\n{tables}\n</details>"
+        )
 
     return _attempt(build)
 
 
 def _paper(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     aliases = dict(options.aliases)
-    table1 = [g for g in ablation_table(runs, options.convention, True, aliases, options.by_aggregation)
-              if any(r.reference for r in g.rows)]
-    table2 = [g for g in mean_vs_max_table(runs, options.convention, compare_paper=True, aliases=aliases)
-              if any(r.reference is None for r in g.rows)]
+    table1 = [
+        g
+        for g in ablation_table(runs, options.convention, True, aliases, options.by_aggregation)
+        if any(r.reference for r in g.rows)
+    ]
+    table2 = [
+        g
+        for g in mean_vs_max_table(runs, options.convention, compare_paper=True, aliases=aliases)
+        if any(r.reference is None for r in g.rows)
+    ]
     table4 = gini_table(runs, compare_paper=True, aliases=aliases)
-    lead = ('<p class="lead">As <code>albench report paper --compare-paper</code> prints them: the OREAL paper\'s '
-            "Tables 1, 2 (3 for weak labels) and 4 where these results cover them, the published numbers in italic "
-            "rows (not ranked) under the tables of their labeling scheme. Datasets share columns with the paper's by "
-            "name (<code>--paper-dataset</code> maps others).</p>")
+    lead = (
+        '<p class="lead">As <code>albench report paper --compare-paper</code> prints them: the OREAL paper\'s '
+        "Tables 1, 2 (3 for weak labels) and 4 where these results cover them, the published numbers in italic "
+        "rows (not ranked) under the tables of their labeling scheme. Datasets share columns with the paper's by "
+        "name (<code>--paper-dataset</code> maps others).</p>"
+    )
     return "\n".join([lead, _grid_tables(table1, ids), _grid_tables(table2, ids), _grid_tables(table4, ids)])
 
 
 def _selection(selections: Sequence[SelectionFigure], ids: _Ids) -> str:
     if not selections:
-        return ('<p class="lead">No overlays: they are rebuilt from finished runs and their dataset '
-                "(<code>--overlays N</code>, <code>--data-root</code>).</p>")
-    parts = ['<p class="lead">As <code>albench plot selection</code> draws them: one image per dataset and setting, '
-             "the last round's additions coloured by their dominant class, earlier labels hatched, one panel per "
-             "strategy (the same seed, so the same image).</p>"]
+        return (
+            '<p class="lead">No overlays: they are rebuilt from finished runs and their dataset '
+            "(<code>--overlays N</code>, <code>--data-root</code>).</p>"
+        )
+    parts = [
+        '<p class="lead">As <code>albench plot selection</code> draws them: one image per dataset and setting, '
+        "the last round's additions coloured by their dominant class, earlier labels hatched, one panel per "
+        "strategy (the same seed, so the same image).</p>"
+    ]
     for selection in selections:
         parts.append(f"<h3>{escape(selection.title)}</h3>")
         if selection.figure is not None:
@@ -382,14 +463,27 @@ def _selection(selections: Sequence[SelectionFigure], ids: _Ids) -> str:
     return "\n".join(parts)
 
 
-_RUN_COLUMNS = (("run_id", "run"), ("dataset", "dataset"), ("backbone", "backbone"), ("labeling", "labeling"),
-                ("strategy", "strategy"), ("seed", "seed"), ("status", "status"), ("rounds_of", "rounds"),
-                ("aualc", "AuALC (%)"), ("final_miou", "final mIoU (%)"), ("gini_foreground", "1 − Gini (fg)"),
-                ("clicks_spent", "clicks"), ("protocol_hash", "protocol"))
+_RUN_COLUMNS = (
+    ("run_id", "run"),
+    ("dataset", "dataset"),
+    ("backbone", "backbone"),
+    ("labeling", "labeling"),
+    ("strategy", "strategy"),
+    ("seed", "seed"),
+    ("status", "status"),
+    ("rounds_of", "rounds"),
+    ("aualc", "AuALC (%)"),
+    ("final_miou", "final mIoU (%)"),
+    ("gini_foreground", "1 − Gini (fg)"),
+    ("clicks_spent", "clicks"),
+    ("protocol_hash", "protocol"),
+)
 
 
 def _runs_table(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
-    records = [{**r, "rounds_of": f"{r['rounds_done']} of {r['rounds']}"} for r in run_records(runs, options.convention)]
+    records = [
+        {**r, "rounds_of": f"{r['rounds_done']} of {r['rounds']}"} for r in run_records(runs, options.convention)
+    ]
 
     def cell(key: str, value: object) -> str:
         if key == "status":
@@ -398,9 +492,11 @@ def _runs_table(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
             return f"<code>{escape(str(value))}</code>"
         return escape("–" if value is None else str(value))
 
-    return ('<p class="lead">As <code>albench report runs</code> lists them: every run, finished or in progress '
-            "(read from its checkpoint), with its headline numbers (AuALC and mIoU in percent).</p>\n"
-            + _records_table(records, _RUN_COLUMNS, f"{len(records)} runs", ids, cell))
+    return (
+        '<p class="lead">As <code>albench report runs</code> lists them: every run, finished or in progress '
+        "(read from its checkpoint), with its headline numbers (AuALC and mIoU in percent).</p>\n"
+        + _records_table(records, _RUN_COLUMNS, f"{len(records)} runs", ids, cell)
+    )
 
 
 def _protocols(runs: Sequence[Run]) -> str:
@@ -412,28 +508,39 @@ def _protocols(runs: Sequence[Run]) -> str:
     settings: dict[str, dict[str, str]] = defaultdict(dict)
     for protocol_hash in hashes:
         first = by_protocol[protocol_hash][0]
-        values = {"dataset": first.dataset, "superpixels": first.superpixels,
-                  **{f"dataset.{k}": v for k, v in first.dataset_params.items()},
-                  **{f"superpixels.{k}": v for k, v in first.superpixels_params.items()},
-                  **{k: v for k, v in first.protocol.items()}}
+        values = {
+            "dataset": first.dataset,
+            "superpixels": first.superpixels,
+            **{f"dataset.{k}": v for k, v in first.dataset_params.items()},
+            **{f"superpixels.{k}": v for k, v in first.superpixels_params.items()},
+            **{k: v for k, v in first.protocol.items()},
+        }
         for key, value in values.items():
             settings[key][protocol_hash] = str(value)
     differ = [k for k, v in settings.items() if len(set(v.values())) > 1 or len(v) < len(hashes)]
     same = [k for k in settings if k not in differ]
     head = "".join(f'<th scope="col"><code>{escape(h)}</code></th>' for h in hashes)
-    rows = "\n".join(f'<tr{" class=differs" if key in differ else ""}><th scope="row">{escape(key)}</th>'
-                     + "".join(f'<td class="text">{escape(settings[key].get(h, "–"))}</td>' for h in hashes) + "</tr>"
-                     for key in differ + same)
+    rows = "\n".join(
+        f'<tr{" class=differs" if key in differ else ""}><th scope="row">{escape(key)}</th>'
+        + "".join(f'<td class="text">{escape(settings[key].get(h, "–"))}</td>' for h in hashes)
+        + "</tr>"
+        for key in differ + same
+    )
     environments = []
     for protocol_hash in hashes:
         counts = Counter(tuple(sorted(run.environment.items())) for run in by_protocol[protocol_hash])
         for environment, count in sorted(counts.items()):
             text = ", ".join(f"{k.removesuffix('_version')} {v}" for k, v in environment) or "not recorded"
             environments.append(f"<code>{escape(protocol_hash)}</code>: {_plural(count, 'run')} with {escape(text)}")
-    return "\n".join([
-        '<p class="lead">Runs are compared only within one protocol hash (its dataset, superpixels and protocol), '
-        "each hash a column here with the settings its runs recorded; settings that differ between hashes come "
-        "first. Then the environments the runs recorded.</p>",
-        '<div class="table-block"><table class="settings">',
-        f'<thead><tr><th scope="col">setting</th>{head}</tr></thead>', f"<tbody>{rows}</tbody></table></div>",
-        "<h3>Environments</h3>", '<ul class="notes">' + "".join(f"<li>{e}</li>" for e in environments) + "</ul>"])
+    return "\n".join(
+        [
+            '<p class="lead">Runs are compared only within one protocol hash (its dataset, superpixels and protocol), '
+            "each hash a column here with the settings its runs recorded; settings that differ between hashes come "
+            "first. Then the environments the runs recorded.</p>",
+            '<div class="table-block"><table class="settings">',
+            f'<thead><tr><th scope="col">setting</th>{head}</tr></thead>',
+            f"<tbody>{rows}</tbody></table></div>",
+            "<h3>Environments</h3>",
+            '<ul class="notes">' + "".join(f"<li>{e}</li>" for e in environments) + "</ul>",
+        ]
+    )

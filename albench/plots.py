@@ -37,8 +37,18 @@ from albench.grouping import row_label  # noqa: E402
 from albench.overlay import SelectionView  # noqa: E402
 from albench.runs import ConventionChoice, Run  # noqa: E402
 
-__all__ = ["FORMATS", "class_distribution_figure", "curve_labels", "curves_figure", "figure_png", "figure_svg",
-           "per_class_gain_figure", "save_figure", "selection_figure", "strategy_colours"]
+__all__ = [
+    "FORMATS",
+    "class_distribution_figure",
+    "curve_labels",
+    "curves_figure",
+    "figure_png",
+    "figure_svg",
+    "per_class_gain_figure",
+    "save_figure",
+    "selection_figure",
+    "strategy_colours",
+]
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -68,8 +78,9 @@ def _panel_titles(keys: Sequence[PanelKey]) -> list[str]:
     return titles
 
 
-def _grid_of_axes(figure: Figure, count: int, width: float = 4.4, height: float = 3.4,
-                  columns: int | None = None) -> list[Axes]:
+def _grid_of_axes(
+    figure: Figure, count: int, width: float = 4.4, height: float = 3.4, columns: int | None = None
+) -> list[Axes]:
     columns = columns or min(count, 3)
     rows = math.ceil(count / columns)
     figure.set_size_inches(width * columns + 2.2, height * rows)
@@ -91,8 +102,12 @@ def _references(runs: Sequence[Run], key: PanelKey) -> dict[str, list[Run]]:
     backbone, labeling, dataset, protocol = key
     references: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
-        if (run.complete and run.strategy == "full" and run.labeling != labeling
-                and (run.backbone, run.dataset, run.protocol_hash) == (backbone, dataset, protocol)):
+        if (
+            run.complete
+            and run.strategy == "full"
+            and run.labeling != labeling
+            and (run.backbone, run.dataset, run.protocol_hash) == (backbone, dataset, protocol)
+        ):
             references[f"{run.strategy_label} ({run.labeling})"].append(run)
     return references
 
@@ -116,26 +131,40 @@ def curves_figure(runs: Sequence[Run], x: str = "round", convention: ConventionC
     index = {label: i for i, label in enumerate(labels)}
     figure = Figure(layout="constrained")
     seeds: set[int] = set()
-    for panel, (ax, title, (key, members)) in enumerate(zip(_grid_of_axes(figure, len(panels)),
-                                                            _panel_titles(list(panels)), panels.items())):
+    for panel, (ax, title, (key, members)) in enumerate(
+        zip(_grid_of_axes(figure, len(panels)), _panel_titles(list(panels)), panels.items())
+    ):
         by_label: dict[str, list[Run]] = defaultdict(list)
         for run in members:
             by_label[row_label(run)].append(run)
         references = _references(runs, key)
         for label, label_runs in [*sorted(by_label.items()), *sorted(references.items())]:
             curves = np.array([100 * r.miou(convention) for r in label_runs])
-            xs = (np.arange(curves.shape[1]) if x == "round"
-                  else np.mean([r.clicks_spent for r in label_runs], axis=0))
+            xs = np.arange(curves.shape[1]) if x == "round" else np.mean([r.clicks_spent for r in label_runs], axis=0)
             mean = curves.mean(axis=0)
             if label in references:
                 ax.plot(xs, mean, linestyle="--", color="0.35", label=label)
                 continue
-            ax.plot(xs, mean, marker="o", markersize=3, color=colours[label], label=label,
-                    gid=f"strategy-{index[label]}-line-{panel}")
+            ax.plot(
+                xs,
+                mean,
+                marker="o",
+                markersize=3,
+                color=colours[label],
+                label=label,
+                gid=f"strategy-{index[label]}-line-{panel}",
+            )
             if len(label_runs) > 1:
                 std = curves.std(axis=0, ddof=1)
-                ax.fill_between(xs, mean - std, mean + std, color=colours[label], alpha=0.12, linewidth=0,
-                                gid=f"strategy-{index[label]}-band-{panel}")
+                ax.fill_between(
+                    xs,
+                    mean - std,
+                    mean + std,
+                    color=colours[label],
+                    alpha=0.12,
+                    linewidth=0,
+                    gid=f"strategy-{index[label]}-band-{panel}",
+                )
             seeds.add(len(label_runs))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("round" if x == "round" else "clicks spent")
@@ -147,7 +176,7 @@ def curves_figure(runs: Sequence[Run], x: str = "round", convention: ConventionC
     reference_labels = sorted({label for key in panels for label in _references(runs, key)})
     handles += [Line2D([], [], linestyle="--", color="0.35", label=label) for label in reference_labels]
     legend = figure.legend(handles=handles, loc="outside right upper", fontsize=8, title="strategy")
-    for i, (handle, text) in enumerate(zip(legend.legend_handles[:len(labels)], legend.get_texts())):
+    for i, (handle, text) in enumerate(zip(legend.legend_handles[: len(labels)], legend.get_texts())):
         if handle is not None:
             handle.set_gid(f"strategy-{i}-legend-mark")
         text.set_gid(f"strategy-{i}-legend-text")
@@ -162,8 +191,9 @@ def class_distribution_figure(runs: Sequence[Run], round_index: int = -1) -> Fig
     panels = _panels(runs)
     colours = strategy_colours(curve_labels(runs))
     figure = Figure(layout="constrained")
-    for ax, title, members in zip(_grid_of_axes(figure, len(panels), width=5.5), _panel_titles(list(panels)),
-                                  panels.values()):
+    for ax, title, members in zip(
+        _grid_of_axes(figure, len(panels), width=5.5), _panel_titles(list(panels)), panels.values()
+    ):
         by_label: dict[str, list[Run]] = defaultdict(list)
         for run in members:
             by_label[row_label(run)].append(run)
@@ -174,29 +204,46 @@ def class_distribution_figure(runs: Sequence[Run], round_index: int = -1) -> Fig
             shares = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
             spread = shares.std(axis=0, ddof=1) if len(label_runs) > 1 else None
             balance = np.nanmean([r.paper_balance(round_index) for r in label_runs])
-            ax.bar(np.arange(len(class_names)) + (i - (len(by_label) - 1) / 2) * width, shares.mean(axis=0), width,
-                   yerr=spread, color=colours[label], label=f"{label} (1−Gini {balance:.2f})", capsize=2)
+            ax.bar(
+                np.arange(len(class_names)) + (i - (len(by_label) - 1) / 2) * width,
+                shares.mean(axis=0),
+                width,
+                yerr=spread,
+                color=colours[label],
+                label=f"{label} (1−Gini {balance:.2f})",
+                capsize=2,
+            )
         ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
         ax.set_ylabel("labeled regions (%)")
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7)
     where = "final" if round_index == -1 else f"round {round_index}"
-    figure.suptitle(f"Class distribution of the labeled set ({where}); 1−Gini: foreground where there is a "
-                    "background class", fontsize=10)
+    figure.suptitle(
+        f"Class distribution of the labeled set ({where}); 1−Gini: foreground where there is a background class",
+        fontsize=10,
+    )
     return figure
 
 
 def per_class_gain_figure(grids: Sequence[Grid]) -> Figure:
     """Bars of the per-class AuALC gain tables (:func:`albench.report.per_class_gain`), one panel each."""
     if not grids:
-        raise AlbenchError("no per-class gains to plot: the target and its baselines need complete runs with the same seeds")
+        raise AlbenchError(
+            "no per-class gains to plot: the target and its baselines need complete runs with the same seeds"
+        )
     figure = Figure(layout="constrained")
     baselines = sorted({c.header for g in grids for c in g.columns})
     colours = strategy_colours(baselines)
     # One row per dataset, one column per aggregation (the paper: mean left, max right).
     order = {"mean": 0, "max": 1, "p95": 2}
-    grids = sorted(grids, key=lambda g: (str(g.fields["dataset"]), str(g.fields["protocol_hash"]),
-                                         order.get(str(g.fields["aggregation"]), 3)))
+    grids = sorted(
+        grids,
+        key=lambda g: (
+            str(g.fields["dataset"]),
+            str(g.fields["protocol_hash"]),
+            order.get(str(g.fields["aggregation"]), 3),
+        ),
+    )
     aggregations = {g.fields["aggregation"] for g in grids}
     datasets = {(g.fields["dataset"], g.fields["protocol_hash"]) for g in grids}
     columns = len(aggregations) if len(aggregations) * len(datasets) == len(grids) else None
@@ -205,14 +252,25 @@ def per_class_gain_figure(grids: Sequence[Grid]) -> Figure:
         for i, column in enumerate(grid.columns):
             means = np.array([row.cells[column.key].mean for row in grid.rows])
             stds = np.array([row.cells[column.key].std for row in grid.rows])
-            ax.bar(np.arange(len(grid.rows)) + (i - (len(grid.columns) - 1) / 2) * width, means, width,
-                   yerr=np.nan_to_num(stds), color=colours[column.header], label=column.header, capsize=2)
+            ax.bar(
+                np.arange(len(grid.rows)) + (i - (len(grid.columns) - 1) / 2) * width,
+                means,
+                width,
+                yerr=np.nan_to_num(stds),
+                color=colours[column.header],
+                label=column.header,
+                capsize=2,
+            )
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(grid.rows)), [row.label for row in grid.rows], rotation=45, ha="right", fontsize=8)
         ax.set_ylabel(f"AuALC gain of {grid.fields['target']} (points)")
         ax.set_title(f"{grid.fields['dataset']} · aggregation {grid.fields['aggregation'] or '–'}", fontsize=10)
-    figure.legend(handles=[Patch(color=colour, label=label) for label, colour in colours.items()],
-                  loc="outside right upper", fontsize=8, title="baseline")
+    figure.legend(
+        handles=[Patch(color=colour, label=label) for label, colour in colours.items()],
+        loc="outside right upper",
+        fontsize=8,
+        title="baseline",
+    )
     figure.suptitle("Per-class AuALC gain (positive: the target is better), mean ± std over seed pairs", fontsize=10)
     return figure
 
@@ -263,16 +321,22 @@ def selection_figure(views: Sequence[SelectionView]) -> Figure:
         ax.set_title(f"{view.title}\n{view.image_id}", fontsize=8)
         ax.set_axis_off()
     names = views[0].class_names
-    handles = [Patch(color=cmap(c % cmap.N), label=names[c] if c < len(names) else str(c)) for c in sorted(shown_classes)]
+    handles = [
+        Patch(color=cmap(c % cmap.N), label=names[c] if c < len(names) else str(c)) for c in sorted(shown_classes)
+    ]
     handles.append(Patch(facecolor="white", edgecolor="grey", hatch="///", label="labeled earlier"))
-    figure.legend(handles=handles, loc="outside right center", fontsize=8, title="selected this round\n(dominant class)")
+    figure.legend(
+        handles=handles, loc="outside right center", fontsize=8, title="selected this round\n(dominant class)"
+    )
     return figure
 
 
 def _svg_style() -> AbstractContextManager[None]:
     """SVG text as <text> (small, selectable) naming one font (matplotlib's own, which it always draws with
     here), and ids that do not change between two runs of a command."""
-    return matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "albench", "font.sans-serif": ["DejaVu Sans"]})
+    return matplotlib.rc_context(
+        {"svg.fonttype": "none", "svg.hashsalt": "albench", "font.sans-serif": ["DejaVu Sans"]}
+    )
 
 
 def save_figure(figure: Figure, path: Path) -> None:

@@ -29,8 +29,12 @@ from albench.runs import ConventionChoice, Run
 __all__ = ["ablation_table", "add_reference_rows", "gini_table", "mean_vs_max_table", "per_class_gain", "run_records"]
 
 
-def add_reference_rows(grid: Grid, values: Sequence[Published], aliases: Mapping[str, str] | None = None,
-                       aggregations: Callable[[Published], Sequence[str | None]] = lambda p: [None]) -> None:
+def add_reference_rows(
+    grid: Grid,
+    values: Sequence[Published],
+    aliases: Mapping[str, str] | None = None,
+    aggregations: Callable[[Published], Sequence[str | None]] = lambda p: [None],
+) -> None:
     """Append one italic row per published row name, its numbers under the matching dataset columns.
 
     A user column takes a published value when its dataset maps to the paper's (:func:`albench.paper.
@@ -52,24 +56,33 @@ def add_reference_rows(grid: Grid, values: Sequence[Published], aliases: Mapping
             for aggregation in aggregations(value):
                 for key in _columns_for(grid, value, aggregation, aliases):
                     cells[key] = Cell(value.value)
-        grid.rows.append(Row(f"{row_name} (paper)", cells, {"strategy_label": row_values[0].strategy},
-                             reference=row_values[0].source))
+        grid.rows.append(
+            Row(
+                f"{row_name} (paper)", cells, {"strategy_label": row_values[0].strategy}, reference=row_values[0].source
+            )
+        )
     sources = sorted({v.source for v in values})
     setting = {(BACKBONES.get(v.backbone, v.backbone), v.labeling) for v in values}
     average = "; their Average is the paper's, over its datasets" if any(v.dataset == "average" for v in values) else ""
-    grid.notes.append(f"(paper) rows: published values ({'; '.join(sources)}; "
-                      f"{', '.join(f'{b}, {lab} labels' for b, lab in sorted(setting))}); not ranked{average}")
+    grid.notes.append(
+        f"(paper) rows: published values ({'; '.join(sources)}; "
+        f"{', '.join(f'{b}, {lab} labels' for b, lab in sorted(setting))}); not ranked{average}"
+    )
 
 
-def _columns_for(grid: Grid, value: Published, aggregation: str | None,
-                 aliases: Mapping[str, str] | None) -> list[str]:
+def _columns_for(grid: Grid, value: Published, aggregation: str | None, aliases: Mapping[str, str] | None) -> list[str]:
     if value.dataset == "average":
         return [AVERAGE]
     if value.dataset not in DATASETS:
         return []
-    keys = [c.key for c in grid.columns if not c.reference_only and c.fields.get("dataset") is not None
-            and paper_dataset(str(c.fields["dataset"]), aliases) == value.dataset
-            and (aggregation is None or c.fields.get("aggregation") == aggregation)]
+    keys = [
+        c.key
+        for c in grid.columns
+        if not c.reference_only
+        and c.fields.get("dataset") is not None
+        and paper_dataset(str(c.fields["dataset"]), aliases) == value.dataset
+        and (aggregation is None or c.fields.get("aggregation") == aggregation)
+    ]
     if keys:
         return keys
     key = f"paper:{value.dataset}" + (f"|{aggregation}" if aggregation else "")
@@ -81,8 +94,13 @@ def _columns_for(grid: Grid, value: Published, aggregation: str | None,
     return [key]
 
 
-def ablation_table(runs: Sequence[Run], convention: ConventionChoice = "recorded", compare_paper: bool = False,
-                   aliases: Mapping[str, str] | None = None, by_aggregation: bool = False) -> list[Grid]:
+def ablation_table(
+    runs: Sequence[Run],
+    convention: ConventionChoice = "recorded",
+    compare_paper: bool = False,
+    aliases: Mapping[str, str] | None = None,
+    by_aggregation: bool = False,
+) -> list[Grid]:
     """Table 1 style: AuALC of every strategy label × datasets, per backbone × labeling (the leaderboard's
     tables); ``compare_paper`` adds Table 1's published rows under the tables of its labeling scheme."""
     grids = leaderboard(runs, parse_metric("aualc"), convention, by_aggregation)
@@ -90,8 +108,11 @@ def ablation_table(runs: Sequence[Run], convention: ConventionChoice = "recorded
         grid.title = f"Table 1 style: {grid.title}"
         if compare_paper:
             aggregation = grid.fields["aggregation"]
-            values = [v for v in published("aualc", labeling=grid.fields["labeling"])
-                      if aggregation is None or v.aggregation == aggregation]
+            values = [
+                v
+                for v in published("aualc", labeling=grid.fields["labeling"])
+                if aggregation is None or v.aggregation == aggregation
+            ]
             add_reference_rows(grid, values, aliases)
     return grids
 
@@ -112,11 +133,17 @@ def _published_gains(backbone: str, labeling: str, stage: int | None) -> list[Pu
     return []
 
 
-def mean_vs_max_table(runs: Sequence[Run], convention: ConventionChoice = "recorded", first_round: int = 1,
-                      stage: int | None = None, compare_paper: bool = False,
-                      aliases: Mapping[str, str] | None = None) -> list[Grid]:
+def mean_vs_max_table(
+    runs: Sequence[Run],
+    convention: ConventionChoice = "recorded",
+    first_round: int = 1,
+    stage: int | None = None,
+    compare_paper: bool = False,
+    aliases: Mapping[str, str] | None = None,
+) -> list[Grid]:
     """Tables 2/3 style: mean over rounds ≥ ``first_round`` of mIoU(max) − mIoU(mean), in points, paired by
     seed, per strategy × dataset; ``stage`` picks a training stage of multi-stage labeling (weak)."""
+
     def curve(run: Run) -> np.ndarray:
         return run.stage_mious(stage) if stage is not None else run.miou(convention)
 
@@ -125,7 +152,9 @@ def mean_vs_max_table(runs: Sequence[Run], convention: ConventionChoice = "recor
         paired = [r for r in members if r.aggregation in ("mean", "max")]
         columns = dataset_columns(paired or members)
         datasets = {c.key: c.fields["dataset"] for c in columns}
-        best, mean = (collect([r for r in paired if r.aggregation == a], curve, lambda r: r.label) for a in ("max", "mean"))
+        best, mean = (
+            collect([r for r in paired if r.aggregation == a], curve, lambda r: r.label) for a in ("max", "mean")
+        )
         gains: Collected[float] = Collected()
         notes: list[str] = []
         for label in sorted(set(best.values) | set(mean.values)):
@@ -147,26 +176,40 @@ def mean_vs_max_table(runs: Sequence[Run], convention: ConventionChoice = "recor
         if not gains.values and not references:
             continue
         if not gains.values:
-            notes.append("no strategy here has complete runs with both mean and max aggregation (e.g. "
-                         "`albench run -s oreal --set strategy.aggregation=mean`): only the published rows")
+            notes.append(
+                "no strategy here has complete runs with both mean and max aggregation (e.g. "
+                "`albench run -s oreal --set strategy.aggregation=mean`): only the published rows"
+            )
         rows = gains.rows(columns)
         add_average(rows, columns)
         where = f"stage {stage}" if stage is not None else "mIoU"
         grid = Grid(
             title=f"Table 2 style: {where} gain of max over mean aggregation (points) · backbone {key.backbone} · "
-                  f"{key.labeling} labels",
+            f"{key.labeling} labels",
             fields={"metric": "mean-to-max-gain", "backbone": key.backbone, "labeling": key.labeling},
-            row_header="strategy", columns=columns, rows=rows, digits=2, count_unit="seed pairs",
-            notes=[f"per seed, the mean over rounds {first_round}…R−1 of mIoU(max) − mIoU(mean) in points (positive: "
-                   "max is better), then mean ± std over the seeds that have both (docs/reports.md)", *notes],
+            row_header="strategy",
+            columns=columns,
+            rows=rows,
+            digits=2,
+            count_unit="seed pairs",
+            notes=[
+                f"per seed, the mean over rounds {first_round}…R−1 of mIoU(max) − mIoU(mean) in points (positive: "
+                "max is better), then mean ± std over the seeds that have both (docs/reports.md)",
+                *notes,
+            ],
         )
         add_reference_rows(grid, references, aliases)
         grids.append(grid)
     return grids
 
 
-def gini_table(runs: Sequence[Run], foreground: bool = True, round_index: int = -1, compare_paper: bool = False,
-               aliases: Mapping[str, str] | None = None) -> list[Grid]:
+def gini_table(
+    runs: Sequence[Run],
+    foreground: bool = True,
+    round_index: int = -1,
+    compare_paper: bool = False,
+    aliases: Mapping[str, str] | None = None,
+) -> list[Grid]:
     """Table 4 style: 1 − Gini of the labeled set after ``round_index`` (default: the last), per strategy ×
     dataset × aggregation; ``foreground``: foreground classes where a background class exists (the paper's)."""
     grids = []
@@ -176,8 +219,11 @@ def gini_table(runs: Sequence[Run], foreground: bool = True, round_index: int = 
         if present:
             aggregations = list(sorted(present, key=lambda a: (a != "mean", a != "max", a)))
         datasets = dataset_columns(members)
-        columns = [Column(f"{c.key}|{a}", f"{c.header} {a or ''}".strip(), {**c.fields, "aggregation": a})
-                   for c in datasets for a in aggregations]
+        columns = [
+            Column(f"{c.key}|{a}", f"{c.header} {a or ''}".strip(), {**c.fields, "aggregation": a})
+            for c in datasets
+            for a in aggregations
+        ]
 
         def value(run: Run) -> float:
             return run.paper_balance(round_index) if foreground else run.balance(round_index)
@@ -185,25 +231,39 @@ def gini_table(runs: Sequence[Run], foreground: bool = True, round_index: int = 
         collected = collect(members, value, lambda run: run.label, _gini_columns(aggregations))
         rows = collected.rows(columns)
         free = {r.label for r in members if r.aggregation is None}
-        mark_best_in_rows([r for r in rows if r.label not in free],
-                          [[f"{c.key}|{a}" for a in aggregations] for c in datasets], digits=2)
+        mark_best_in_rows(
+            [r for r in rows if r.label not in free],
+            [[f"{c.key}|{a}" for a in aggregations] for c in datasets],
+            digits=2,
+        )
         mark_best(rows, [c.key for c in columns], digits=2, best="underline", second=None)
-        which = "foreground classes where the dataset has a background class (the paper's)" if foreground else "all classes"
+        which = (
+            "foreground classes where the dataset has a background class (the paper's)" if foreground else "all classes"
+        )
         grid = Grid(
             title=f"Table 4 style: 1 − Gini of the {'final ' if round_index == -1 else ''}labeled set · backbone "
-                  f"{key.backbone} · {key.labeling} labels",
+            f"{key.backbone} · {key.labeling} labels",
             fields={"metric": "gini" if foreground else "gini-all", "backbone": key.backbone, "labeling": key.labeling},
-            row_header="strategy", columns=columns, rows=rows, digits=2,
-            notes=[f"1 − Gini (Farris) of per-class labeled-region counts, {which}; mean ± std over complete seeds "
-                   "(docs/metrics.md)",
-                   "bold: the better aggregation of a strategy on a dataset; underlined: best in its column",
-                   *(f"{label}: no aggregation parameter, the same runs under every aggregation" for label in sorted(free)),
-                   *collected.notes],
+            row_header="strategy",
+            columns=columns,
+            rows=rows,
+            digits=2,
+            notes=[
+                f"1 − Gini (Farris) of per-class labeled-region counts, {which}; mean ± std over complete seeds "
+                "(docs/metrics.md)",
+                "bold: the better aggregation of a strategy on a dataset; underlined: best in its column",
+                *(
+                    f"{label}: no aggregation parameter, the same runs under every aggregation"
+                    for label in sorted(free)
+                ),
+                *collected.notes,
+            ],
         )
         if compare_paper:
             # Random has no aggregation in the paper either: its value goes under every aggregation.
-            add_reference_rows(grid, published("gini", labeling=key.labeling), aliases,
-                               aggregations=_paper_aggregations(aggregations))
+            add_reference_rows(
+                grid, published("gini", labeling=key.labeling), aliases, aggregations=_paper_aggregations(aggregations)
+            )
         grids.append(grid)
     return grids
 
@@ -243,21 +303,38 @@ def per_class_gain(runs: Sequence[Run], target: str, convention: ConventionChoic
                         if not math.isnan(value):
                             gains[baseline][c][seed] = float(value)
             columns = [Column(b, b, {"baseline": b}) for b in baselines]
-            rows = [Row(name, {b: stat_cell(gains[b][c]) for b in baselines}, {"class_index": c})
-                    for c, name in enumerate(class_names)]
+            rows = [
+                Row(name, {b: stat_cell(gains[b][c]) for b in baselines}, {"class_index": c})
+                for c, name in enumerate(class_names)
+            ]
             skipped = sorted({r.describe() for r in in_column if not r.complete})
-            grids.append(Grid(
-                title=f"Per-class AuALC gain of {target} over each baseline (points) · {column.fields['dataset']} · "
-                      f"backbone {key.backbone} · {key.labeling} labels · aggregation {key.aggregation or '–'}",
-                fields={"metric": "per-class-aualc-gain", "target": target, "backbone": key.backbone,
-                        "labeling": key.labeling, "aggregation": key.aggregation, "dataset": column.fields["dataset"],
-                        "protocol_hash": column.fields["protocol_hash"]},
-                row_header="class", columns=columns, rows=rows, digits=1, count_unit="seed pairs",
-                notes=[f"per class c and seed: AuALC_c({target}) − AuALC_c(baseline), with IoU_c recomputed from the "
-                       f"confusion matrices ({per_class} convention); positive: {target} is better. Classes absent "
-                       "from the evaluation ground truth are left out (–) (docs/metrics.md)",
-                       *(f"not paired, incomplete: {d}" for d in skipped), *collected.notes],
-            ))
+            grids.append(
+                Grid(
+                    title=f"Per-class AuALC gain of {target} over each baseline (points) · {column.fields['dataset']} · "
+                    f"backbone {key.backbone} · {key.labeling} labels · aggregation {key.aggregation or '–'}",
+                    fields={
+                        "metric": "per-class-aualc-gain",
+                        "target": target,
+                        "backbone": key.backbone,
+                        "labeling": key.labeling,
+                        "aggregation": key.aggregation,
+                        "dataset": column.fields["dataset"],
+                        "protocol_hash": column.fields["protocol_hash"],
+                    },
+                    row_header="class",
+                    columns=columns,
+                    rows=rows,
+                    digits=1,
+                    count_unit="seed pairs",
+                    notes=[
+                        f"per class c and seed: AuALC_c({target}) − AuALC_c(baseline), with IoU_c recomputed from the "
+                        f"confusion matrices ({per_class} convention); positive: {target} is better. Classes absent "
+                        "from the evaluation ground truth are left out (–) (docs/metrics.md)",
+                        *(f"not paired, incomplete: {d}" for d in skipped),
+                        *collected.notes,
+                    ],
+                )
+            )
     return grids
 
 
@@ -266,17 +343,32 @@ def run_records(runs: Sequence[Run], convention: ConventionChoice = "recorded") 
     records: list[dict[str, Scalar]] = []
     for run in sorted(runs, key=lambda r: (r.dataset, r.backbone, r.labeling, r.strategy_label, r.seed)):
         final = run.miou(convention)
-        records.append({
-            "run_id": run.run_id, "dataset": run.dataset, "backbone": run.backbone, "labeling": run.labeling,
-            "strategy": run.strategy_label, "aggregation": run.aggregation, "seed": run.seed,
-            "protocol_hash": run.protocol_hash, "rounds_done": run.rounds_done, "rounds": run.rounds,
-            "status": "complete" if run.complete else ("in progress" if run.source == "checkpoint" else "incomplete"),
-            "aualc": round(100 * run.aualc(convention), 4), "final_miou": round(100 * float(final[-1]), 4),
-            "gini_foreground": _rounded(run.balance(foreground_only=True)) if run.background_class is not None else None,
-            "gini_all": _rounded(run.balance()), "clicks_spent": int(run.clicks_spent[-1]),
-            "labeled_regions": int(run.labeled_per_class[-1].sum()),
-            "label_quality": _rounded(100 * run.label_quality) if run.label_quality is not None else None,
-        })
+        records.append(
+            {
+                "run_id": run.run_id,
+                "dataset": run.dataset,
+                "backbone": run.backbone,
+                "labeling": run.labeling,
+                "strategy": run.strategy_label,
+                "aggregation": run.aggregation,
+                "seed": run.seed,
+                "protocol_hash": run.protocol_hash,
+                "rounds_done": run.rounds_done,
+                "rounds": run.rounds,
+                "status": "complete"
+                if run.complete
+                else ("in progress" if run.source == "checkpoint" else "incomplete"),
+                "aualc": round(100 * run.aualc(convention), 4),
+                "final_miou": round(100 * float(final[-1]), 4),
+                "gini_foreground": _rounded(run.balance(foreground_only=True))
+                if run.background_class is not None
+                else None,
+                "gini_all": _rounded(run.balance()),
+                "clicks_spent": int(run.clicks_spent[-1]),
+                "labeled_regions": int(run.labeled_per_class[-1].sum()),
+                "label_quality": _rounded(100 * run.label_quality) if run.label_quality is not None else None,
+            }
+        )
     return records
 
 

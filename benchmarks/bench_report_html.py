@@ -32,12 +32,16 @@ LABELINGS = ("dominant", "weak")
 # label -> (strategy, parameters, aggregation)
 STRATEGIES = {
     "random": ("random", {}, None),
-    "oreal": ("oreal", {}, "max"), "oreal(aggregation=mean)": ("oreal", {"aggregation": "mean"}, "mean"),
-    "bvsb": ("bvsb", {}, "mean"), "bvsb(aggregation=max)": ("bvsb", {"aggregation": "max"}, "max"),
+    "oreal": ("oreal", {}, "max"),
+    "oreal(aggregation=mean)": ("oreal", {"aggregation": "mean"}, "mean"),
+    "bvsb": ("bvsb", {}, "mean"),
+    "bvsb(aggregation=max)": ("bvsb", {"aggregation": "max"}, "max"),
     "revisiting-sp": ("revisiting-sp", {}, "mean"),
     "revisiting-sp(aggregation=max)": ("revisiting-sp", {"aggregation": "max"}, "max"),
-    "pixelbal": ("pixelbal", {}, "mean"), "pixelbal(aggregation=max)": ("pixelbal", {"aggregation": "max"}, "max"),
-    "cbal": ("cbal", {}, "mean"), "cbal(aggregation=max)": ("cbal", {"aggregation": "max"}, "max"),
+    "pixelbal": ("pixelbal", {}, "mean"),
+    "pixelbal(aggregation=max)": ("pixelbal", {"aggregation": "max"}, "max"),
+    "cbal": ("cbal", {}, "mean"),
+    "cbal(aggregation=max)": ("cbal", {"aggregation": "max"}, "max"),
 }
 ROUNDS, BUDGET = 10, 100
 
@@ -45,7 +49,9 @@ ROUNDS, BUDGET = 10, 100
 def _confusion(rng: np.random.Generator, classes: int, miou: float) -> np.ndarray:
     """A confusion matrix whose diagonal share grows with ``miou`` (the numbers only need to look real)."""
     confusion = rng.integers(0, 200, size=(classes, classes))
-    confusion[np.diag_indices(classes)] = (rng.integers(2000, 6000, size=classes) * miou / (1 - miou + 1e-3)).astype(int)
+    confusion[np.diag_indices(classes)] = (rng.integers(2000, 6000, size=classes) * miou / (1 - miou + 1e-3)).astype(
+        int
+    )
     return confusion
 
 
@@ -67,29 +73,67 @@ def write_grid(directory: Path, seeds: int) -> int:
                         run_id = canonical_hash([dataset, backbone, labeling, label, seed])
                         rows = []
                         for r in range(done):
-                            counts = rng.multinomial(BUDGET * (r + 1), np.r_[0.5, np.full(classes - 1, 0.5 / (classes - 1))])
-                            rows.append({
-                                "run_id": run_id, "protocol_hash": protocol_hash, "dataset": dataset,
-                                "dataset_params": "{}", "dataset_version": "1", "backbone": backbone,
-                                "backbone_params": "{}", "backbone_version": "1", "superpixels": "slic",
-                                "superpixels_params": "{}", "superpixels_version": "1", "labeling": labeling,
-                                "labeling_params": "{}", "labeling_version": "1", "strategy": strategy,
-                                "strategy_params": json.dumps(params), "strategy_version": "1", "strategy_label": label,
-                                "aggregation": aggregation, "seed": seed, "round": r, "rounds": ROUNDS, "budget": BUDGET,
-                                "protocol": json.dumps(protocol), "num_classes": classes, "class_names": names,
-                                "background_class": 0, "pool_images": 1000, "pool_regions": 100_000,
-                                "added_image": [], "added_superpixel": [], "clicks_round": BUDGET,
-                                "clicks_spent": BUDGET * (r + 1), "labeled_regions": BUDGET * (r + 1),
-                                "labeled_per_class": counts.tolist(), "metric": "standard", "miou": float(curve[r]),
-                                "label_quality": 0.9, "stage_miou": [float(curve[r])] * (2 if labeling == "weak" else 1),
-                                "iou_per_class": [float(curve[r])] * classes,
-                                "confusion": _confusion(rng, classes, float(curve[r])).ravel().tolist(),
-                                "time_query_s": 1.0, "time_train_s": 10.0, "time_eval_s": 1.0,
-                                "albench_version": "0.1.0", "torch_version": "2.14.1", "python_version": "3.11",
-                                "device": "cuda", "git_sha": "synthetic",
-                            })
-                        write_results(directory / f"{run_id}.parquet", rows, {"spec": {"synthetic": True},
-                                                                              "split": {"pool": [], "evaluation": []}})
+                            counts = rng.multinomial(
+                                BUDGET * (r + 1), np.r_[0.5, np.full(classes - 1, 0.5 / (classes - 1))]
+                            )
+                            rows.append(
+                                {
+                                    "run_id": run_id,
+                                    "protocol_hash": protocol_hash,
+                                    "dataset": dataset,
+                                    "dataset_params": "{}",
+                                    "dataset_version": "1",
+                                    "backbone": backbone,
+                                    "backbone_params": "{}",
+                                    "backbone_version": "1",
+                                    "superpixels": "slic",
+                                    "superpixels_params": "{}",
+                                    "superpixels_version": "1",
+                                    "labeling": labeling,
+                                    "labeling_params": "{}",
+                                    "labeling_version": "1",
+                                    "strategy": strategy,
+                                    "strategy_params": json.dumps(params),
+                                    "strategy_version": "1",
+                                    "strategy_label": label,
+                                    "aggregation": aggregation,
+                                    "seed": seed,
+                                    "round": r,
+                                    "rounds": ROUNDS,
+                                    "budget": BUDGET,
+                                    "protocol": json.dumps(protocol),
+                                    "num_classes": classes,
+                                    "class_names": names,
+                                    "background_class": 0,
+                                    "pool_images": 1000,
+                                    "pool_regions": 100_000,
+                                    "added_image": [],
+                                    "added_superpixel": [],
+                                    "clicks_round": BUDGET,
+                                    "clicks_spent": BUDGET * (r + 1),
+                                    "labeled_regions": BUDGET * (r + 1),
+                                    "labeled_per_class": counts.tolist(),
+                                    "metric": "standard",
+                                    "miou": float(curve[r]),
+                                    "label_quality": 0.9,
+                                    "stage_miou": [float(curve[r])] * (2 if labeling == "weak" else 1),
+                                    "iou_per_class": [float(curve[r])] * classes,
+                                    "confusion": _confusion(rng, classes, float(curve[r])).ravel().tolist(),
+                                    "time_query_s": 1.0,
+                                    "time_train_s": 10.0,
+                                    "time_eval_s": 1.0,
+                                    "albench_version": "0.1.0",
+                                    "torch_version": "2.14.1",
+                                    "python_version": "3.11",
+                                    "device": "cuda",
+                                    "git_sha": "synthetic",
+                                }
+                            )
+                        write_results(
+                            directory / f"{run_id}.parquet",
+                            rows,
+                            {"spec": {"synthetic": True}, "split": {"pool": [], "evaluation": []}},
+                        )
                         count += 1
     return count
 
@@ -115,7 +159,9 @@ def browser_timings(page: Path) -> tuple[float, float, int] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--keep", type=Path, help="write the results and the page here instead of a temporary directory")
+    parser.add_argument(
+        "--keep", type=Path, help="write the results and the page here instead of a temporary directory"
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         root = arguments.keep or Path(temporary)
@@ -132,12 +178,16 @@ def main() -> None:
             raise SystemExit(outcome.output)
         timings = browser_timings(page)
         print(f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}\n")
-        print("| runs | rounds | results written (s) | `albench report html` (s) | page size (MB) | load in Chromium (s) "
-              "| click-to-sort, runs table (s) | console errors |")
+        print(
+            "| runs | rounds | results written (s) | `albench report html` (s) | page size (MB) | load in Chromium (s) "
+            "| click-to-sort, runs table (s) | console errors |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         load, sort, errors = timings if timings else (float("nan"), float("nan"), -1)
-        print(f"| {runs} | {ROUNDS} | {written:.1f} | {rendered:.1f} | {page.stat().st_size / 1e6:.2f} | {load:.2f} "
-              f"| {sort:.3f} | {errors if timings else 'no Chromium'} |")
+        print(
+            f"| {runs} | {ROUNDS} | {written:.1f} | {rendered:.1f} | {page.stat().st_size / 1e6:.2f} | {load:.2f} "
+            f"| {sort:.3f} | {errors if timings else 'no Chromium'} |"
+        )
 
 
 if __name__ == "__main__":

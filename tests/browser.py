@@ -21,9 +21,18 @@ from typing import Any
 import pytest
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-         "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+)
 
 
 def require_chromium() -> str:
@@ -55,8 +64,12 @@ class Browser:
 
         self._process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False,
-            preexec_fn=child_fds)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=child_fds,
+        )
         os.close(commands_read)
         os.close(answers_write)
         self._buffer = b""
@@ -66,8 +79,14 @@ class Browser:
         self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
-                  deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def _read_message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
@@ -114,14 +133,20 @@ class Browser:
         self.wait_for("Page.loadEventFired", timeout=60)
         if not paint:
             return 0.0
-        return float(self.evaluate(
-            "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now()))))"
-        )) / 1000
+        return (
+            float(
+                self.evaluate(
+                    "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now()))))"
+                )
+            )
+            / 1000
+        )
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
-        result = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
-                           awaitPromise=True)
+        result = self.call(
+            "Runtime.evaluate", session=True, expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -130,16 +155,19 @@ class Browser:
         """A real mouse click (pressed and released) at the centre of the element ``selector``."""
         box = self.evaluate(
             f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
-            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()")
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2] })()"
+        )
         for kind in ("mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", session=True, type=kind, x=box[0], y=box[1], button="left",
-                      clickCount=1)
+            self.call(
+                "Input.dispatchMouseEvent", session=True, type=kind, x=box[0], y=box[1], button="left", clickCount=1
+            )
 
     def screenshot(self, full_page: bool = False) -> bytes:
         import base64
 
-        return base64.b64decode(self.call("Page.captureScreenshot", session=True, format="png",
-                                          captureBeyondViewport=full_page)["data"])
+        return base64.b64decode(
+            self.call("Page.captureScreenshot", session=True, format="png", captureBeyondViewport=full_page)["data"]
+        )
 
     def console_errors(self) -> list[str]:
         """Every console error, uncaught exception and error log entry seen so far."""

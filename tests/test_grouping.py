@@ -67,10 +67,19 @@ def test_average_only_over_distinct_datasets_and_full_rows():
 
 
 def test_marks_compare_displayed_values_and_ties_share_them():
-    rows = [_row("x", a=50.04), _row("y", a=50.01), _row("z", a=49.9), Row("p", {"a": Cell(mean=99.0)}, reference="paper")]
+    rows = [
+        _row("x", a=50.04),
+        _row("y", a=50.01),
+        _row("z", a=49.9),
+        Row("p", {"a": Cell(mean=99.0)}, reference="paper"),
+    ]
     mark_best(rows, ["a"], digits=1)
     assert [(r.cells["a"].bold, r.cells["a"].underline) for r in rows] == [
-        (True, False), (True, False), (False, True), (False, False)]  # 50.0 = 50.0 shown; the paper is not ranked
+        (True, False),
+        (True, False),
+        (False, True),
+        (False, False),
+    ]  # 50.0 = 50.0 shown; the paper is not ranked
 
 
 def test_marks_within_rows_then_columns_add_up():

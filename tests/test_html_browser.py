@@ -35,8 +35,10 @@ def test_the_report_in_chromium(page):
         seconds = browser.open(page)
         assert browser.console_errors() == []
         assert browser.evaluate("performance.getEntriesByType('resource').length") == 0  # nothing fetched
-        sections = browser.evaluate("Array.from(document.querySelectorAll('main > section')).map("
-                                    "s => [s.id, s.querySelector('h2').textContent])")
+        sections = browser.evaluate(
+            "Array.from(document.querySelectorAll('main > section')).map("
+            "s => [s.id, s.querySelector('h2').textContent])"
+        )
         assert sections == [list(section) for section in SECTIONS]
         assert browser.evaluate("document.querySelectorAll('#curves svg').length") == 2
         assert browser.evaluate("document.querySelectorAll('#classes img').length") == 1
@@ -53,11 +55,16 @@ def test_the_report_in_chromium(page):
         # the toggles are shown by the script; unticking random hides its lines and bands in both panels
         assert browser.evaluate("document.querySelectorAll('fieldset.toggles[hidden]').length") == 0
         browser.click("#curves fieldset.toggles input[value='4']")
-        hidden = ("Array.from(document.querySelectorAll('[id^=\"f1-strategy-4-\"]'))"
-                  ".map(e => [e.id, getComputedStyle(e).display])")
+        hidden = (
+            "Array.from(document.querySelectorAll('[id^=\"f1-strategy-4-\"]'))"
+            ".map(e => [e.id, getComputedStyle(e).display])"
+        )
         shown = dict(browser.evaluate(hidden))
         assert shown and all(v == "none" for k, v in shown.items() if "-legend-" not in k)
-        assert browser.evaluate("getComputedStyle(document.querySelector('[id^=\"f1-strategy-3-line\"]')).display") != "none"
+        assert (
+            browser.evaluate("getComputedStyle(document.querySelector('[id^=\"f1-strategy-3-line\"]')).display")
+            != "none"
+        )
         browser.evaluate("window.scrollTo(0, 0)")
         picture = np.asarray(Image.open(io.BytesIO(browser.screenshot())).convert("L"), dtype=np.float64)
         assert picture.shape == (1000, 1400)

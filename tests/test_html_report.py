@@ -74,10 +74,10 @@ def test_curves_are_inline_svg_with_toggles_for_each_strategy(page):
     figures = re.findall(r'<fieldset class="toggles" data-figure="(f\d+)" hidden>(.*?)</fieldset>', page, flags=re.S)
     assert len(figures) == 2  # mIoU vs round and vs clicks
     for figure_id, boxes in figures:
-        labels = re.findall(r'</span>([^<]+)</label>', boxes)
+        labels = re.findall(r"</span>([^<]+)</label>", boxes)
         assert labels == ["bvsb (max)", "bvsb (mean)", "oreal (max)", "oreal (mean)", "random"]
-        svg = page[page.index(f'<svg id="{figure_id}"'):]
-        svg = svg[:svg.index("</svg>")]
+        svg = page[page.index(f'<svg id="{figure_id}"') :]
+        svg = svg[: svg.index("</svg>")]
         for i in range(len(labels)):
             # one line per panel (cityscapes, toy), a band each, and the legend entry
             assert svg.count(f'id="{figure_id}-strategy-{i}-line-') == 2
@@ -92,8 +92,9 @@ def test_one_run_is_enough(tmp_path):
     assert read.sections == [key for key, _ in SECTIONS]
     assert "1 run (1 complete) · 1 dataset · 1 strategy · 1 seed (1)" in text and 'class="banner"' not in text
     (aualc, *_) = read.tables
-    assert aualc.rows == [[only.label + f" ({only.aggregation})" if only.aggregation else only.label,
-                           f"{100 * only.aualc():.1f}"]]
+    assert aualc.rows == [
+        [only.label + f" ({only.aggregation})" if only.aggregation else only.label, f"{100 * only.aualc():.1f}"]
+    ]
 
 
 def test_the_page_is_deterministic(page):
@@ -132,8 +133,10 @@ def test_cli_writes_the_page_and_names_bad_output(tmp_path):
 
 def test_by_aggregation_splits_the_page_tables_too(tmp_path):
     output = tmp_path / "report.html"
-    result = runner.invoke(app, ["report", "html", str(output), "-r", str(RUNS), "--by", "aggregation",
-                                 "--overlays", "0", "--target", "bvsb"])
+    result = runner.invoke(
+        app,
+        ["report", "html", str(output), "-r", str(RUNS), "--by", "aggregation", "--overlays", "0", "--target", "bvsb"],
+    )
     assert result.exit_code == 0, result.output
     captions = [t.caption for t in read_page(output.read_text()).tables]
     assert "AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max" in captions
@@ -144,8 +147,24 @@ def test_tiny_runs_page_matches_the_leaderboard_to_the_last_digit(tmp_path, tiny
     """The issue's check: `albench run -s oreal -s random --seed 0-2`, then `albench report html` shows the
     leaderboard, the curves and the class balance, and matches `albench leaderboard` to the last digit."""
     results, cache = tmp_path / "results", tmp_path / "cache"
-    run = runner.invoke(app, ["run", "--protocol", str(tiny_protocol_file), "-r", str(results), "--cache-dir",
-                              str(cache), "-s", "oreal", "-s", "random", "--seed", "0-2"])
+    run = runner.invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-r",
+            str(results),
+            "--cache-dir",
+            str(cache),
+            "-s",
+            "oreal",
+            "-s",
+            "random",
+            "--seed",
+            "0-2",
+        ],
+    )
     assert run.exit_code == 0, run.output
     output = tmp_path / "report.html"
     result = runner.invoke(app, ["report", "html", str(output), "-r", str(results), "--cache-dir", str(cache)])
@@ -165,8 +184,12 @@ def test_tiny_runs_page_matches_the_leaderboard_to_the_last_digit(tmp_path, tiny
         for line, classes in zip(marks, next(iter(html_tables[t] for t in terminal)).classes):
             cells = line.strip("| ").split(" | ")[1:]
             assert [("**" in c, "<u>" in c) for c in cells] == [("best" in c, "second" in c) for c in classes[1:]]
-    assert {"oreal (max)", "random"} == {row[0] for row in html_tables[next(iter(rich_tables(
-        runner.invoke(app, ["leaderboard", "-r", str(results)]).stdout)))].rows}
+    assert {"oreal (max)", "random"} == {
+        row[0]
+        for row in html_tables[
+            next(iter(rich_tables(runner.invoke(app, ["leaderboard", "-r", str(results)]).stdout)))
+        ].rows
+    }
     # the curves and the class balance are there, and the selection overlays rebuilt the toy images
     assert text.count('<fieldset class="toggles"') == 2
     assert re.search(r'<section id="classes">.*?<img alt="class distribution', text, flags=re.S)

@@ -62,8 +62,9 @@ def test_max_table_by_hand(runs):
         assert grid.cell(label, toy).seeds == (0, 1) and grid.cell(label, toy).n == 2
     # the oreal seed-2 checkpoint (2 of 3 rounds) is flagged, not averaged
     assert grid.cell("oreal", toy).incomplete == 1
-    assert any(n.startswith("† not averaged, incomplete: oreal seed 2 on toy: 2 of 3 rounds (checkpoint")
-               for n in grid.notes)
+    assert any(
+        n.startswith("† not averaged, incomplete: oreal seed 2 on toy: 2 of 3 rounds (checkpoint") for n in grid.notes
+    )
     assert [r.fields["rank"] for r in grid.rows] == [1, 2, 3]
     assert grid.rows[0].fields["strategy_label"] == "oreal"
 
@@ -72,8 +73,9 @@ def test_best_is_bold_and_second_underlined_per_column(runs):
     grid = _by_aggregation(leaderboard(runs, parse_metric("aualc"), by_aggregation=True))["mean"]
     city = _key(grid, "cityscapes")
     # mean table, cityscapes: oreal(mean) 40.625, random 38.125, bvsb 36.25
-    assert [(grid.cell(label, city).bold, grid.cell(label, city).underline) for label in ("oreal", "random", "bvsb")] \
-        == [(True, False), (False, True), (False, False)]
+    assert [
+        (grid.cell(label, city).bold, grid.cell(label, city).underline) for label in ("oreal", "random", "bvsb")
+    ] == [(True, False), (False, True), (False, False)]
     # the incomplete bvsb seed 2 on cityscapes is counted apart
     assert grid.cell("bvsb", city).incomplete == 1 and grid.cell("bvsb", city).n == 2
 
@@ -145,13 +147,17 @@ def test_a_second_run_of_the_same_seed_is_noted_not_counted(runs):
 
 def test_filters_are_globs_on_name_or_label(runs):
     assert {r.strategy_label for r in RunFilter(strategy=["oreal*"])(runs)} == {"oreal", "oreal(aggregation=mean)"}
-    assert {r.strategy_label for r in RunFilter(strategy=["oreal(aggregation=mean)"])(runs)} == {"oreal(aggregation=mean)"}
+    assert {r.strategy_label for r in RunFilter(strategy=["oreal(aggregation=mean)"])(runs)} == {
+        "oreal(aggregation=mean)"
+    }
     assert {r.dataset for r in RunFilter(dataset=["city*"])(runs)} == {"cityscapes"}
     assert RunFilter(backbone=["resnet*"])(runs) == []
 
 
 def test_unknown_metric_names_the_choices():
-    with pytest.raises(ParameterError, match=r"--metric 'miou@x' is not a metric; use aualc \(alias auac\), miou@ROUND"):
+    with pytest.raises(
+        ParameterError, match=r"--metric 'miou@x' is not a metric; use aualc \(alias auac\), miou@ROUND"
+    ):
         parse_metric("miou@x")
 
 

@@ -114,9 +114,12 @@ def test_latex_is_well_formed_and_compiles_when_tex_is_installed(tmp_path):
     if engine is None:
         return  # structural checks only: no TeX here
     document = tmp_path / "table.tex"
-    document.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + text + "\\end{document}\n")
-    done = subprocess.run([engine, "-interaction=nonstopmode", document.name], cwd=tmp_path, capture_output=True,
-                          timeout=120)
+    document.write_text(
+        "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + text + "\\end{document}\n"
+    )
+    done = subprocess.run(
+        [engine, "-interaction=nonstopmode", document.name], cwd=tmp_path, capture_output=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout[-2000:]
 
 

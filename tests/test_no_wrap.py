@@ -39,8 +39,13 @@ def _grep(text: str, needle: str) -> bool:
 
 def test_plugins_piped_at_80_columns_keeps_every_name_whole():
     env = {**os.environ, "COLUMNS": "80", "ALBENCH_LOAD_PLUGINS": ""}
-    done = subprocess.run([sys.executable, "-c", "from albench.cli import main; main()", "plugins"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "from albench.cli import main; main()", "plugins"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert _grep(done.stdout, "deeplabv3-resnet50")
     for registration in load_registry().registrations():
@@ -49,8 +54,13 @@ def test_plugins_piped_at_80_columns_keeps_every_name_whole():
 
 
 def test_leaderboard_and_reports_on_a_narrow_terminal(narrow):
-    for args in (["leaderboard"], ["leaderboard", "--by", "aggregation"], ["report", "ablations", "--format", "table"],
-                 ["report", "gini", "--format", "table"], ["report", "runs"]):
+    for args in (
+        ["leaderboard"],
+        ["leaderboard", "--by", "aggregation"],
+        ["report", "ablations", "--format", "table"],
+        ["report", "gini", "--format", "table"],
+        ["report", "runs"],
+    ):
         result = runner.invoke(app, [*args, "-r", RUNS])
         assert result.exit_code == 0, result.output
         assert result.stdout.strip()
@@ -69,16 +79,43 @@ def test_leaderboard_and_reports_on_a_narrow_terminal(narrow):
 
 
 def test_run_summary_and_superpixel_stats_on_a_narrow_terminal(narrow, tmp_path, tiny_protocol_file):
-    result = runner.invoke(app, ["run", "--protocol", str(tiny_protocol_file), "-r", str(tmp_path / "results"),
-                                 "--cache-dir", str(tmp_path / "cache"), "-s", "oreal", "--seed", "0",
-                                 "--set", "strategy.aggregation=mean"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "-s",
+            "oreal",
+            "--seed",
+            "0",
+            "--set",
+            "strategy.aggregation=mean",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (path,) = (tmp_path / "results").glob("*.parquet")
     assert _grep(result.stdout, "oreal(aggregation=mean) · toy(") and _grep(result.stdout, f"run {path.stem}")
     assert _grep(result.stdout, "query s")
-    stats = runner.invoke(app, ["superpixels", "stats", "--set", "dataset.num_images=20", "--set",
-                                "dataset.image_size=32", "--set", "superpixels.n_segments=16", "--cache-dir",
-                                str(tmp_path / "cache")])
+    stats = runner.invoke(
+        app,
+        [
+            "superpixels",
+            "stats",
+            "--set",
+            "dataset.num_images=20",
+            "--set",
+            "dataset.image_size=32",
+            "--set",
+            "superpixels.n_segments=16",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert stats.exit_code == 0, stats.output
     assert _grep(stats.stdout, "dominant-label mIoU over the pool (%)")
     assert _grep(stats.stdout, "measured (paper convention: background out, absent = 1)")

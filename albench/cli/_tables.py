@@ -44,9 +44,12 @@ def _markdown_escape(text: str) -> str:
 
 def _markdown(grid: Grid) -> list[str]:
     show = show_counts(grid)
-    lines = [f"### {grid.title}", "",
-             "| " + " | ".join(_markdown_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + " |",
-             "|:---|" + "---:|" * len(grid.columns)]
+    lines = [
+        f"### {grid.title}",
+        "",
+        "| " + " | ".join(_markdown_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + " |",
+        "|:---|" + "---:|" * len(grid.columns),
+    ]
     for row in grid.rows:
         cells = []
         for column in grid.columns:
@@ -69,11 +72,35 @@ def render_markdown(grids: Sequence[Grid]) -> str:
     return "\n".join(line for grid in grids for line in _markdown(grid))
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_UNICODE = {"±": r"$\pm$", "−": r"$-$", "×": r"$\times$", "†": r"\dag{}", "·": r"$\cdot$", "–": "--",
-                  "—": "---", "δ": r"$\delta$", "…": r"\ldots{}", "→": r"$\to$", "≥": r"$\geq$", "≤": r"$\leq$",
-                  "²": r"$^2$", "ν": r"$\nu$", "§": r"\S{}"}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_UNICODE = {
+    "±": r"$\pm$",
+    "−": r"$-$",
+    "×": r"$\times$",
+    "†": r"\dag{}",
+    "·": r"$\cdot$",
+    "–": "--",
+    "—": "---",
+    "δ": r"$\delta$",
+    "…": r"\ldots{}",
+    "→": r"$\to$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "²": r"$^2$",
+    "ν": r"$\nu$",
+    "§": r"\S{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -83,10 +110,15 @@ def latex_escape(text: str) -> str:
 
 def _latex(grid: Grid) -> list[str]:
     show = show_counts(grid)
-    lines = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(grid.title)}}}",
-             rf"\begin{{tabular}}{{l{'r' * len(grid.columns)}}}", r"\toprule",
-             " & ".join(latex_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + r" \\",
-             r"\midrule"]
+    lines = [
+        r"\begin{table}[ht]",
+        r"\centering",
+        rf"\caption{{{latex_escape(grid.title)}}}",
+        rf"\begin{{tabular}}{{l{'r' * len(grid.columns)}}}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + r" \\",
+        r"\midrule",
+    ]
     reference_started = False
     for row in grid.rows:
         if row.reference and not reference_started:
@@ -128,12 +160,24 @@ def records(grids: Sequence[Grid]) -> list[dict[str, Scalar]]:
                 cell = row.cells.get(column.key)
                 if cell is None or (cell.empty and not cell.incomplete):
                     continue
-                flat.append({
-                    "table": grid.title, **grid.fields, grid.row_header: row.label, **row.fields,
-                    "column": column.header, **column.fields, "mean": _number(cell.mean), "std": _number(cell.std),
-                    "n": cell.n, "seeds": " ".join(str(s) for s in cell.seeds), "incomplete_runs": cell.incomplete,
-                    "bold": cell.bold, "underline": cell.underline, "reference": row.reference,
-                })
+                flat.append(
+                    {
+                        "table": grid.title,
+                        **grid.fields,
+                        grid.row_header: row.label,
+                        **row.fields,
+                        "column": column.header,
+                        **column.fields,
+                        "mean": _number(cell.mean),
+                        "std": _number(cell.std),
+                        "n": cell.n,
+                        "seeds": " ".join(str(s) for s in cell.seeds),
+                        "incomplete_runs": cell.incomplete,
+                        "bold": cell.bold,
+                        "underline": cell.underline,
+                        "reference": row.reference,
+                    }
+                )
     keys: dict[str, None] = {}
     for record in flat:
         keys.update(dict.fromkeys(record))
@@ -198,8 +242,9 @@ def print_table(console: Console, table: Table) -> None:
         table.title = title
 
 
-def render(grids: Sequence[Grid], format: ReportFormat, out: Console, err: Console,
-           extra_notes: Sequence[str] = ()) -> None:
+def render(
+    grids: Sequence[Grid], format: ReportFormat, out: Console, err: Console, extra_notes: Sequence[str] = ()
+) -> None:
     """Write ``grids`` to stdout in ``format``; in table format the notes go to stderr."""
     if format is ReportFormat.json:
         typer.echo(render_json(grids, extra_notes))
@@ -243,9 +288,15 @@ def render_records(flat: Sequence[Mapping[str, Scalar]], format: ReportFormat, o
         lines += ["| " + " | ".join(_markdown_escape(text(r[k])) for k in keys) + " |" for r in flat]
         typer.echo("\n".join(lines))
     elif format is ReportFormat.latex:
-        lines = [rf"\begin{{tabular}}{{{'l' * len(keys)}}}", r"\toprule", " & ".join(latex_escape(k) for k in keys) + r" \\",
-                 r"\midrule", *(" & ".join(latex_escape(text(r[k])) for k in keys) + r" \\" for r in flat),
-                 r"\bottomrule", r"\end{tabular}"]
+        lines = [
+            rf"\begin{{tabular}}{{{'l' * len(keys)}}}",
+            r"\toprule",
+            " & ".join(latex_escape(k) for k in keys) + r" \\",
+            r"\midrule",
+            *(" & ".join(latex_escape(text(r[k])) for k in keys) + r" \\" for r in flat),
+            r"\bottomrule",
+            r"\end{tabular}",
+        ]
         typer.echo("\n".join(lines))
     else:
         table = Table(title=title, title_justify="left")

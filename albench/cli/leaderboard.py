@@ -32,9 +32,14 @@ class Split(StrEnum):
     aggregation = "aggregation"
 
 
-SplitOption = Annotated[list[Split] | None, typer.Option(
-    "--by", help="Split the tables further: --by aggregation gives one table per aggregation (max, mean, …) "
-                 "instead of one per backbone × labeling with the aggregation in each row's label.")]
+SplitOption = Annotated[
+    list[Split] | None,
+    typer.Option(
+        "--by",
+        help="Split the tables further: --by aggregation gives one table per aggregation (max, mean, …) "
+        "instead of one per backbone × labeling with the aggregation in each row's label.",
+    ),
+]
 
 
 def by_aggregation(split: list[Split] | None) -> bool:
@@ -63,8 +68,15 @@ def leaderboard(
     """
     with handle_errors():
         chosen = parse_metric(metric)
-        loaded = select_runs(results_dir, dataset=dataset, backbone=backbone, strategy=strategy,
-                             labeling=labeling, protocol=protocol, checkpoints=checkpoints)
+        loaded = select_runs(
+            results_dir,
+            dataset=dataset,
+            backbone=backbone,
+            strategy=strategy,
+            labeling=labeling,
+            protocol=protocol,
+            checkpoints=checkpoints,
+        )
         if not loaded.runs and format is ReportFormat.table:
             err.print(f"no results in {results_dir}; run `albench run --strategy oreal` first")
             return

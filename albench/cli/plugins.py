@@ -17,13 +17,23 @@ def plugins(format: FormatOption = OutputFormat.table) -> None:
     with handle_errors():
         registry = load_registry()
         components = [
-            {"kind": r.kind, "name": r.name, "version": r.version, "plugin": r.plugin,
-             "distribution": r.distribution, "distribution_version": r.distribution_version}
+            {
+                "kind": r.kind,
+                "name": r.name,
+                "version": r.version,
+                "plugin": r.plugin,
+                "distribution": r.distribution,
+                "distribution_version": r.distribution_version,
+            }
             for r in registry.registrations()
         ]
         broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in registry.broken]
         duplicates = [
-            {"kind": regs[0].kind, "name": regs[0].name, "plugins": " and ".join(f"{r.plugin} ({r.distribution})" for r in regs)}
+            {
+                "kind": regs[0].kind,
+                "name": regs[0].name,
+                "plugins": " and ".join(f"{r.plugin} ({r.distribution})" for r in regs),
+            }
             for regs in registry.duplicates()
         ]
         if format is OutputFormat.json:
@@ -39,7 +49,9 @@ def plugins(format: FormatOption = OutputFormat.table) -> None:
             table.add_row(c["kind"], c["name"], c["version"], c["plugin"], dist)
         print_table(out, table)
         if duplicates:
-            dup_table = Table(title="[red]duplicate names (unusable until one plugin is removed)[/]", title_justify="left")
+            dup_table = Table(
+                title="[red]duplicate names (unusable until one plugin is removed)[/]", title_justify="left"
+            )
             for column in ("kind", "name", "registered by"):
                 dup_table.add_column(column)
             for d in duplicates:
