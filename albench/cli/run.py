@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.components import RUN_KINDS
 from albench.errors import AlbenchError, ComponentError, ParameterError
 from albench.host.registry import Registry, load_registry
@@ -205,7 +206,7 @@ def run(
                 continue
             if outcome.status == "skipped":
                 err.print(f"skipped: results exist at {outcome.path} (use --force to rerun)")
-            out.print(summary_table(outcome))
+            print_table(out, summary_table(outcome))
             err.print(f"results: {outcome.path}")
         if failures:
             raise AlbenchError(f"{failures} of {len(specs)} runs failed (see above)")
