@@ -195,6 +195,9 @@ def test_tiny_runs_page_matches_the_leaderboard_to_the_last_digit(tmp_path, tiny
     assert re.search(r'<section id="classes">.*?<img alt="class distribution', text, flags=re.S)
     assert re.search(r'<section id="selection">.*?<img alt="toy \[', text, flags=re.S)
     assert "not shown" not in text
+    # toy is none of the paper's datasets: no paper tables to set its numbers beside
+    assert "None of these results is on one of the paper's datasets" in text
+    assert not any(t.caption.startswith(("Table 1", "Table 2", "Table 4")) for t in read.tables)
 
 
 def test_runs_in_progress_only(tmp_path):

@@ -314,7 +314,8 @@ def html(
         selections = _selections(loaded.runs, results_dir, overlays, data_root, cache_dir) if overlays else []
         page = html_report(loaded.runs, options, loaded.notes, selections)
         atomic_write(output, lambda path: _write_text(path, page))
-        err.print(f"wrote {output} ({len(page.encode()) / 1e6:.2f} MB, {len(loaded.runs)} runs)")
+        runs_count = f"{len(loaded.runs)} run" + ("" if len(loaded.runs) == 1 else "s")
+        err.print(f"wrote {output} ({len(page.encode()) / 1e6:.2f} MB, {runs_count})")
 
 
 def _write_text(path: Path, text: str) -> None:

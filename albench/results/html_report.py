@@ -25,6 +25,7 @@ from albench import __version__
 from albench.errors import AlbenchError
 from albench.results.grouping import row_label
 from albench.results.leaderboard import leaderboard, parse_metric
+from albench.results.paper import DATASETS, paper_dataset
 from albench.results.plots import (
     class_distribution_figure,
     curve_labels,
@@ -421,26 +422,38 @@ def _per_class(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     return _attempt(build)
 
 
+def _covers_the_paper(grid: Grid, aliases: Mapping[str, str]) -> bool:
+    """Whether a table has a row of the user's and a column of the user's on one of the paper's datasets."""
+    has_rows = any(row.reference is None for row in grid.rows)
+    return has_rows and any(
+        not c.reference_only and c.fields.get("dataset") and paper_dataset(str(c.fields["dataset"]), aliases)
+        for c in grid.columns
+    )
+
+
 def _paper(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     aliases = dict(options.aliases)
-    table1 = [
-        g
-        for g in ablation_table(runs, options.convention, True, aliases, options.by_aggregation)
-        if any(r.reference for r in g.rows)
+    tables = [
+        ablation_table(runs, options.convention, True, aliases, options.by_aggregation),
+        mean_vs_max_table(runs, options.convention, compare_paper=True, aliases=aliases),
+        gini_table(runs, compare_paper=True, aliases=aliases),
     ]
-    table2 = [
-        g
-        for g in mean_vs_max_table(runs, options.convention, compare_paper=True, aliases=aliases)
-        if any(r.reference is None for r in g.rows)
-    ]
-    table4 = gini_table(runs, compare_paper=True, aliases=aliases)
+    covered = [[g for g in grids if _covers_the_paper(g, aliases)] for grids in tables]
+    if not any(covered):
+        names = ", ".join(DATASETS.values())
+        return (
+            f'<p class="lead">None of these results is on one of the paper\'s datasets ({escape(names)}), so there '
+            "is nothing to set beside its tables. A dataset of your own that is one of them (a folder dataset "
+            "holding MONARCH, say) is matched with <code>--paper-dataset NAME=PAPER</code>; "
+            "<code>albench report paper --compare-paper</code> prints the tables whatever the datasets.</p>"
+        )
     lead = (
-        '<p class="lead">As <code>albench report paper --compare-paper</code> prints them: the OREAL paper\'s '
-        "Tables 1, 2 (3 for weak labels) and 4 where these results cover them, the published numbers in italic "
+        '<p class="lead">As <code>albench report paper --compare-paper</code> prints them, where these results '
+        "cover the paper's datasets: its Tables 1, 2 (3 for weak labels) and 4, the published numbers in italic "
         "rows (not ranked) under the tables of their labeling scheme. Datasets share columns with the paper's by "
         "name (<code>--paper-dataset</code> maps others).</p>"
     )
-    return "\n".join([lead, _grid_tables(table1, ids), _grid_tables(table2, ids), _grid_tables(table4, ids)])
+    return "\n".join([lead, *(_grid_tables(grids, ids) for grids in covered)])
 
 
 def _selection(selections: Sequence[SelectionFigure], ids: _Ids) -> str:
