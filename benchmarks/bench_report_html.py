@@ -155,7 +155,7 @@ def browser_timings(page: Path, loads: int = 3) -> tuple[list[float], float, int
         browser.click(header)  # scrolls the table into view (and renders it) first
         sort = browser.evaluate(
             f"(() => {{ const t = performance.now(); document.querySelector('{header}').click();"
-            " document.body.offsetHeight; return (performance.now() - t) / 1000 }})()"
+            " document.body.offsetHeight; return (performance.now() - t) / 1000 })()"
         )
         return seconds, sort, len(browser.console_errors())
 
