@@ -23,7 +23,9 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
         var order = numeric ? x - y : x.localeCompare(y);
         return descending ? -order : order;
       });
-      rows.forEach(function (row) { body.appendChild(row); });
+      var sorted = document.createDocumentFragment();
+      rows.forEach(function (row) { sorted.appendChild(row); });
+      body.appendChild(sorted); // one change to the page, not one per row
     }
     th.addEventListener("click", sort);
     th.addEventListener("keydown", function (event) { if (event.key === "Enter") sort(); });
