@@ -234,7 +234,7 @@ def print_table(console: Console, table: Table) -> None:
     title, table.title = table.title, None
     try:
         if title:
-            console.print(title, style="table.title", justify="left", soft_wrap=True, highlight=False)
+            console.print(title, style="table.title", soft_wrap=True, highlight=False)
         natural = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
         options = console.options.update(width=max(natural, console.width))
         console.print(Segments(console.render(table, options)), crop=False)

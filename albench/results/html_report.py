@@ -508,7 +508,7 @@ def _runs_table(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     return (
         '<p class="lead">As <code>albench report runs</code> lists them: every run, finished or in progress '
         "(read from its checkpoint), with its headline numbers (AuALC and mIoU in percent).</p>\n"
-        + _records_table(records, _RUN_COLUMNS, f"{len(records)} runs", ids, cell)
+        + _records_table(records, _RUN_COLUMNS, _plural(len(records), "run"), ids, cell)
     )
 
 

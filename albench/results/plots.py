@@ -181,7 +181,7 @@ def curves_figure(runs: Sequence[Run], x: str = "round", convention: ConventionC
             handle.set_gid(f"strategy-{i}-legend-mark")
         text.set_gid(f"strategy-{i}-legend-text")
     count = f"{min(seeds)}" if len(seeds) == 1 else f"{min(seeds)}–{max(seeds)}"
-    figure.suptitle(f"mIoU vs {x}: mean ± std over {count} seeds", fontsize=11)
+    figure.suptitle(f"mIoU vs {x}: mean ± std over {count} seed{'' if count == '1' else 's'}", fontsize=11)
     return figure
 
 

@@ -225,7 +225,9 @@ def grid_notes(grid: Grid) -> list[str]:
     """The notes a rendering prints under ``grid``: how many seeds a cell averages, then the grid's own."""
     counts = grid.seed_counts
     if len(counts) == 1:
-        return [f"n = {counts.pop()} {grid.count_unit} per cell", *grid.notes]
+        n = counts.pop()
+        unit = grid.count_unit.removesuffix("s") if n == 1 else grid.count_unit  # 1 seed, 1 seed pair
+        return [f"n = {n} {unit} per cell", *grid.notes]
     if counts:
         return [f"(n): {grid.count_unit} per cell", *grid.notes]
     return list(grid.notes)
