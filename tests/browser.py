@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
+from integration import require
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = (
@@ -37,15 +37,13 @@ FLAGS = (
 
 def require_chromium() -> str:
     """The Chromium executable; the test is skipped without one, unless ALBENCH_REQUIRE_INTEGRATION=1 (CI),
-    where a missing browser is a failure."""
+    where a missing browser is a failure (:func:`integration.require`)."""
     for name in CANDIDATES:
         found = shutil.which(name)
         if found:
             return found
-    why = "no Chromium: install Debian's chromium package (apt-get install -y chromium) to run the browser tests"
-    if os.environ.get("ALBENCH_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(why + " (ALBENCH_REQUIRE_INTEGRATION=1)")
-    pytest.skip(why)
+    require("chromium", "the HTML report's browser tests need Debian's chromium package (apt-get install -y chromium)")
+    raise AssertionError("require() skips or fails")
 
 
 class Browser:

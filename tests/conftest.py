@@ -13,11 +13,6 @@ from albench.run.runner import RunOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "integration: needs a real outside tool (a browser, a server); skipped "
-                                       "without it unless ALBENCH_REQUIRE_INTEGRATION=1")
-
 TINY_PROTOCOL = Protocol(budget=8, rounds=3, steps=3, batch_size=4, eval_batch_size=8, score_batch_size=8, threads=1)
 TINY_CONFIG = BenchmarkConfig(
     protocol=TINY_PROTOCOL,
