@@ -61,11 +61,12 @@ def test_leaderboard_csv_and_json_agree_with_a_hand_recomputation(results: Path)
     csv_result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
     assert csv_result.exit_code == 0, csv_result.output
     rows = list(csv.DictReader(io.StringIO(csv_result.stdout)))
-    # one table (oreal aggregates by max; random has no aggregation), one column (toy), no Average
-    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal", "max", "toy"),
-                                                                              ("random", "max", "toy")}
+    # one table with the aggregation in the label (oreal aggregates by max; random has none), one column
+    # (toy), no Average
+    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal (max)", "max", "toy"),
+                                                                              ("random", "", "toy")}
     for row in rows:
-        assert float(row["mean"]) == pytest.approx(expected[row["strategy"]], abs=1e-3)
+        assert float(row["mean"]) == pytest.approx(expected[row["strategy_label"]], abs=1e-3)
         assert row["n"] == "2" and row["seeds"] == "0 1" and row["incomplete_runs"] == "0"
         assert row["metric"] == "aualc"
     assert [r["rank"] for r in rows] == ["1", "2"]
@@ -94,9 +95,9 @@ def test_leaderboard_markdown_and_table(results: Path):
     markdown = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "markdown"])
     assert markdown.exit_code == 0
     lines = markdown.stdout.splitlines()
-    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"
+    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels"
     assert lines[2] == "| strategy | toy |"
-    assert lines[4].startswith("| oreal | ") or lines[4].startswith("| random | ")
+    assert lines[4].startswith("| oreal (max) | ") or lines[4].startswith("| random | ")
     assert lines[4].split(" | ")[1].startswith("**")  # the best is bold
     table = runner.invoke(app, ["leaderboard", "-r", str(results)])
     assert table.exit_code == 0 and "oreal" in table.stdout and "random" in table.stdout

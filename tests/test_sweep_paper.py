@@ -66,5 +66,5 @@ def test_a_grids_results_render_with_albench_report(tmp_path, monkeypatch):
     assert swept.exit_code == 0, swept.output
     report = runner.invoke(app, ["report", "paper", "-r", str(results)])
     assert report.exit_code == 0, report.output
-    for label in ("random", "oreal", "oreal(aggregation=mean)"):
+    for label in ("random", "oreal (max)", "oreal (mean)"):  # one table: the aggregation is in the label
         assert f"| {label} |" in report.stdout

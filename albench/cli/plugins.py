@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from albench.cli._common import FormatOption, OutputFormat, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.components import KINDS
 from albench.errors import UnknownComponentError
 from albench.host.registry import Registration, Registry, load_registry
@@ -126,11 +127,11 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
             raise typer.BadParameter("plugins supports --format table, json or markdown", param_hint="--format")
         table = Table(title="albench components", title_justify="left")
         for column in ("kind", "name", "version", "plugin", "distribution"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column)
         for c in components:
             dist = f"{c['distribution']} {c['distribution_version']}".strip()
             table.add_row(c["kind"], c["name"], c["version"], c["plugin"], dist)
-        out.print(table)
+        print_table(out, table)
         # One line per parameter, never wrapped, so `albench plugins | grep` finds a component's parameters.
         with_parameters = [c for c in components if c["parameters"]]
         if with_parameters:
@@ -148,7 +149,7 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
                 dup_table.add_column(column)
             for d in duplicates:
                 dup_table.add_row(d["kind"], d["name"], d["plugins"])
-            out.print(dup_table)
+            print_table(out, dup_table)
         if broken:
             err.print(
                 Text(f"{len(broken)} plugin(s) failed to load", style="red")

@@ -21,6 +21,7 @@ from albench.cli._sweep import (
     results_store,
     typed_command,
 )
+from albench.cli._tables import print_table
 from albench.errors import ComponentError, ParameterError
 from albench.host.registry import Registry, load_registry
 from albench.results.remote import RemoteResults
@@ -137,7 +138,11 @@ def run(
             if result.status == "skipped":
                 err.print(f"skipped: results exist at {result.path} (use --force to rerun)")
             if result.status in ("completed", "resumed", "skipped"):
-                out.print(summary_table(by_id[result.run_id], pq.read_table(result_path(work_dir, result.run_id)) if remote is None or result.status != "skipped" else _remote_table(remote, result.run_id)))
+                if remote is not None and result.status == "skipped":  # finished elsewhere: no local copy
+                    rows = _remote_table(remote, result.run_id)
+                else:
+                    rows = pq.read_table(result_path(work_dir, result.run_id))
+                print_table(out, summary_table(by_id[result.run_id], rows))
                 err.print(f"results: {result.path}")
 
         tasks = [RunTask(spec, options, remote.uri if remote else None) for spec in by_id.values()]

@@ -76,6 +76,10 @@ class Run:
     labeled_per_class: np.ndarray
     stage_miou: tuple[tuple[float, ...] | None, ...] = field(default=())
     label_quality: float | None = None
+    protocol: dict[str, Any] = field(default_factory=dict)
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    superpixels_params: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -144,6 +148,14 @@ class Run:
         return self.balance(round_index, foreground_only=self.background_class is not None)
 
 
+ENVIRONMENT = ("albench_version", "torch_version", "python_version", "device", "git_sha")
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
 def _int_list(values: Sequence[int] | None, length: int) -> list[int]:
     return list(values) if values is not None else [0] * length
 
@@ -159,7 +171,6 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         raise AlbenchError(f"run {run_id}: confusion matrices do not have {num_classes}×{num_classes} entries; "
                            "the results file is damaged, rerun that run with --force")
     confusion = np.array([r["confusion"] for r in rows], dtype=np.int64)
-    params = last["strategy_params"]
     return Run(
         run_id=run_id,
         protocol_hash=str(last["protocol_hash"]),
@@ -169,7 +180,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         labeling=str(last["labeling"]),
         strategy=str(last["strategy"]),
         strategy_label=str(last["strategy_label"] or last["strategy"]),
-        strategy_params=json.loads(params) if params else {},
+        strategy_params=_json(last["strategy_params"]),
         strategy_version=str(last["strategy_version"] or ""),
         aggregation=last["aggregation"],
         seed=int(last["seed"]),
@@ -186,6 +197,10 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         labeled_per_class=np.array([_int_list(r["labeled_per_class"], num_classes) for r in rows], dtype=np.int64),
         stage_miou=tuple(tuple(r["stage_miou"]) if r["stage_miou"] is not None else None for r in rows),
         label_quality=last.get("label_quality"),
+        protocol=_json(last["protocol"]),
+        dataset_params=_json(last["dataset_params"]),
+        superpixels_params=_json(last["superpixels_params"]),
+        environment={key: str(last[key]) for key in ENVIRONMENT if last.get(key)},
     )
 
 
