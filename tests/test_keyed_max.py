@@ -207,7 +207,7 @@ def test_simd_vectors_hand_computed():
         p = simd.load(rows, 0, 1, 3, 4)  # rows[0, 1:4] in four lanes: the fourth is 0
         code = simd.as_int32(p * simd.splat(np.float32(2.0), 4) - np.float32(1.0))
         q = simd.load_row(rows, 1, 0, 4)
-        best = simd.max_reduce4(
+        best = simd.unsigned_max_reduce4(
             simd.as_int32(simd.load(rows, 2, 0, 16, 16)),
             simd.as_int32(simd.load(rows, 3, 0, 16, 16)),
             simd.as_int32(simd.load(rows, 4, 0, 16, 16)),
@@ -222,19 +222,22 @@ def test_simd_vectors_hand_computed():
             simd.element(best, 0),
             simd.element(best, 3),
             simd.max_reduce(simd.as_int32(q)),
+            simd.element(simd.unsigned_maximum(simd.as_int32(q), simd.as_int32(p)), 3),
         )
 
     rows = np.zeros((6, 16), dtype=np.float32)
     rows[0, :5] = [9.0, 1.5, 2.0, 0.25, 7.0]
     rows[1, :4] = [1.0, 2.5, 0.5, -3.0]
     rows[2:] = np.arange(64, dtype=np.float32).reshape(4, 16)[::-1]
-    first, last, mask, bit, best0, best3, top = lanes(rows)
+    rows[5, 7] = -0.5  # sign bit set: the largest code read as unsigned
+    first, last, mask, bit, best0, best3, top, larger = lanes(rows)
     assert np.int32(first).view(np.float32) == 2.0  # 1.5·2 − 1
     assert np.int32(last).view(np.float32) == -1.0  # the masked-off lane: 0·2 − 1
     # q ≥ p lane by lane, as int32 bits: 1.0 < 1.5, 2.5 ≥ 2.0, 0.5 ≥ 0.25, −3.0 (negative bits) < 0.0
     assert mask == 0b0110
-    assert bit == 3 and (best0, best3) == (np.float32(63).view(np.int32), np.float32(15).view(np.int32))
+    assert bit == 3 and (best0, best3) == (np.float32(63).view(np.int32), np.float32(-0.5).view(np.int32))
     assert np.int32(top).view(np.float32) == 2.5
+    assert np.int32(larger).view(np.float32) == -3.0  # unsigned: −3.0's sign bit beats 0.0
 
 
 def test_the_vector_kernels_are_exact_when_compiled_for_avx2():
