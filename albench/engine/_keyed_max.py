@@ -45,7 +45,7 @@ import numpy as np
 from albench.engine import _simd as simd
 from albench.engine._label_runs import EMPTY_CODE, LabelRuns
 
-__all__ = ["Candidates", "key_candidates", "vector_parts"]
+__all__ = ["Candidates", "candidate_maxima", "key_candidates", "vector_parts"]
 
 _LOW_BITS = np.int32(0x7FFFFFFF)
 #: The smallest code a candidate may have: keys of 0 are never candidates (see ``PixelScore.key_tolerance``).
@@ -330,6 +330,37 @@ def _keep_final_band(
             slots[kept] = slot
             kept += 1
     return kept
+
+
+_NAN_CODE = 0x7F800000  # codes above this one are NaN
+
+
+@numba.njit(nogil=True, cache=True)
+def _candidate_maxima(scores: Any, slots: Any, codes: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """The maximum of each slot's candidate scores into ``out``, NaN for NaN keys and empty regions; whether
+    some maximal key is 0 (those slots are left for the caller)."""
+    best = np.full(codes.size, -np.inf, dtype=np.float32)
+    for index in range(scores.shape[0]):
+        best[slots[index]] = max(best[slots[index]], scores[index])
+    flat_codes, flat_out = codes.reshape(-1), out.reshape(-1)
+    zero = False
+    for slot in range(flat_codes.shape[0]):
+        code = flat_codes[slot]
+        zero |= code == 0
+        flat_out[slot] = np.nan if code > _NAN_CODE or code == EMPTY_CODE else best[slot]
+    return zero
+
+
+def candidate_maxima(
+    codes: np.ndarray, candidates: Candidates, scores: np.ndarray, zero_score: Callable[[], float]
+) -> np.ndarray:
+    """Each region's maximal score ``(R, C)`` float64 from its candidates' float32 ``scores``: their maximum
+    (exact: no arithmetic); where the maximal key is 0 every pixel scores as p = 0 does (no candidate was
+    written), ``zero_score()``; NaN for a NaN key and for an empty region."""
+    out = np.empty(codes.shape, dtype=np.float64)
+    if _candidate_maxima(scores, candidates.slots, codes, out):
+        out[codes == 0] = zero_score()
+    return out
 
 
 class _Scratch(threading.local):
