@@ -23,10 +23,12 @@ NaN on top. A superpixel map is a sequence of runs of equal labels in raster ord
   only grows, so its final band lies inside every earlier one; a last filter keeps the candidates in the
   final band (about three are written per region and channel on smooth maps, one survives).
 - **channel-major** ``(C, H·W)``, the layout of a plain ``(B, C, H, W)`` softmax (torch's CPU softmax
-  writes it even for channels-last logits): a run of one channel is contiguous, so up to 16 of its pixels
-  load as one vector, and four channels' vectors reduce to their four maxima in one shuffle tree. Each
-  run's maximal codes are kept; when a region's last run is done its band is final, and the kernel reads
-  again the region's runs whose maximum lies in it (about one per channel) and writes the candidates.
+  writes it even for channels-last logits): the kernel makes one pass over the runs per group of four
+  channels, reading four rows of the probabilities as streams. A run of one channel is contiguous, so up to
+  16 of its pixels load as one vector, and the four channels' vectors reduce to their four maxima in one
+  shuffle tree; each run's maximal codes are kept. After the pass the group's maxima are final: the runs
+  whose maximum lies in their region's band (about one per region and channel) are read again for their
+  pixels in the band, the candidates, and nothing needs filtering.
 
 A key whose sign bit is set anywhere (a probability outside [0, 1] for p(1 − p), or −0.0) makes the kernels
 report the image invalid; the engine then scores every pixel of it directly.
