@@ -16,7 +16,7 @@ import torch
 from albench_plugins.strategies.pixelbal import WeightedBvsb
 
 from albench.engine import _simd as simd
-from albench.engine._keyed_max import key_candidates
+from albench.engine._keyed_max import Candidates, candidate_maxima, key_candidates
 from albench.engine._label_runs import EMPTY_CODE, label_runs
 from albench.engine.scoring import ScoreAccumulator
 from albench.statistics import RegionStatistic
@@ -199,6 +199,24 @@ def test_key_candidates_hand_computed():
         pairs = sorted(set(zip(candidates.slots.tolist(), candidates.values.tolist(), strict=True)))
         assert pairs == [(0, pytest.approx(0.31)), (1, 0.5)]
         assert np.bincount(candidates.slots)[1] >= 2  # both pixels at 0.5
+
+
+def test_candidate_maxima_hand_computed():
+    # Region 0: channel 0 has two candidates (0.5, 0.75: the maximum is 0.75, as float32 exactly); channel 1's
+    # maximal key is 0 (no candidate: every pixel scores as p = 0 does); channel 2's key is NaN (its candidate
+    # does not count). Region 1 is empty.
+    nan_code, quarter = 0x7FC00000, int(np.float32(0.25).view(np.int32))
+    codes = np.array([[quarter, 0, nan_code], [EMPTY_CODE] * 3], dtype=np.int32)
+    candidates = Candidates(np.array([0.5, 0.5, 0.5], dtype=np.float32), np.array([0, 0, 2]))
+    scores = np.array([0.5, 0.75, 0.125], dtype=np.float32)
+    maxima = candidate_maxima(codes, candidates, scores, lambda: 0.0625)
+    assert maxima.dtype == np.float64 and maxima[0, :2].tolist() == [0.75, 0.0625]
+    assert np.isnan(maxima[0, 2]) and np.isnan(maxima[1]).all()
+
+    def unused() -> float:
+        raise AssertionError("the score of p = 0 is computed only where a maximal key is 0")
+
+    assert candidate_maxima(codes[:, [0, 2]], candidates, scores, unused)[0, 0] == 0.75
 
 
 def test_simd_vectors_hand_computed():

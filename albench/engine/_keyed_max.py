@@ -359,6 +359,7 @@ def candidate_maxima(
     """Each region's maximal score ``(R, C)`` float64 from its candidates' float32 ``scores``: their maximum
     (exact: no arithmetic); where the maximal key is 0 every pixel scores as p = 0 does (no candidate was
     written), ``zero_score()``; NaN for a NaN key and for an empty region."""
+    codes = np.ascontiguousarray(codes)
     out = np.empty(codes.shape, dtype=np.float64)
     if _candidate_maxima(scores, candidates.slots, codes, out):
         out[codes == 0] = zero_score()
