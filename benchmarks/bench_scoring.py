@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scoring.py                      # VOC and Cityscapes scale, 1 thread
     .venv/bin/python benchmarks/bench_scoring.py --isa avx2           # the same, compiled for AVX2 (see below)
+    .venv/bin/python benchmarks/bench_scoring.py --isa both           # host ISA, then AVX2: one table of both
     .venv/bin/python benchmarks/bench_scoring.py --images 8 --repeats 5 --threads 2
     .venv/bin/python benchmarks/bench_scoring.py --skip-memory --scales voc
 
@@ -26,7 +27,9 @@ processes do not inflate.
 
 ``--isa avx2`` runs the whole benchmark in a fresh process whose numba kernels are compiled for Haswell
 (AVX2, no AVX-512: ``NUMBA_CPU_NAME=haswell``) and whose torch kernels use AVX2 (``ATEN_CPU_CAPABILITY``):
-the AVX2 figures on an AVX-512 machine. The header says which instruction sets were used.
+the AVX2 figures on an AVX-512 machine. The header says which instruction sets were used. ``--isa both``
+runs the host's and then the AVX2 benchmark, each in its own process, and prints one table of both, scales
+side by side (the README's).
 
 Memory: a pool of ``--memory-images`` small synthetic images (default 1,000 of 96×96, 21 classes, ~40
 superpixels, generated batch by batch and dropped) is scored in a fresh process and compared with a
@@ -44,6 +47,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -212,6 +216,40 @@ def print_timings(scale: Scale, rows: list[tuple[str, float]]) -> None:
         )
 
 
+#: The ratios the issue sets targets for, (a)/(b) ≥ 10× and (b)/(c) ≤ 5×, on both layouts: (name, numerator,
+#: denominator).
+RATIOS = [
+    ("**OREAL max: (a) / (b)**, pixel-major, target ≥ 10×", NAIVE, PIXEL_MAJOR),
+    ("**OREAL max: (a) / (b-cm)**, channel-major, target ≥ 10×", NAIVE, CHANNEL_MAJOR),
+    ("**OREAL max: (b) / (c)**, pixel-major, target ≤ 5×", PIXEL_MAJOR, FLOOR),
+    ("**OREAL max: (b-cm) / (c)**, channel-major, target ≤ 5×", CHANNEL_MAJOR, FLOOR),
+]
+
+
+def print_combined(runs: list[dict]) -> None:
+    """One table of every scale measured by every process (``--isa both``): milliseconds, then the ratios."""
+    columns = [(run["isa"], key, dict(run["timings"][key])) for key in SCALES for run in runs if key in run["timings"]]
+    print("\nBoth instruction sets, ms per image (each the fastest pass, as above)\n")
+    print("| ms per image | " + " | ".join(f"{SCALES[key].name}, {isa}" for isa, key, _ in columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for name in columns[0][2]:
+        print(f"| {name} | " + " | ".join(f"{times[name]:.2f}" for _, _, times in columns) + " |")
+    for name, numerator, denominator in RATIOS:
+        ratios = (times[numerator] / times[denominator] for _, _, times in columns)
+        print(f"| {name} | " + " | ".join(f"**{ratio:.1f}×**" for ratio in ratios) + " |")
+
+
+def isa_label() -> str:
+    """AVX-512, AVX2 or SSE: the widest vectors numba compiles the kernels for in this process."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    host = llvm.get_host_cpu_features()
+    if config.CPU_NAME:
+        return "AVX-512" if "+avx512f" in str(config.CPU_FEATURES or "") else "AVX2"
+    return "AVX-512" if host.get("avx512f") else "AVX2" if host.get("avx2") else "SSE"
+
+
 def instruction_sets() -> str:
     """The CPU, and the vector instruction sets numba compiles for and torch runs with."""
     import llvmlite.binding as llvm
@@ -224,15 +262,10 @@ def instruction_sets() -> str:
     except (OSError, StopIteration):
         pass
     host = llvm.get_host_cpu_features()
-    if config.CPU_NAME:
-        target = f"{config.CPU_NAME} (NUMBA_CPU_NAME)"
-        wide = "+avx512f" in str(config.CPU_FEATURES or "")
-    else:
-        target, wide = llvm.get_host_cpu_name(), bool(host.get("avx512f"))
-    isa = "AVX-512" if wide else "AVX2" if (config.CPU_NAME or host.get("avx2")) else "SSE"
+    target = f"{config.CPU_NAME} (NUMBA_CPU_NAME)" if config.CPU_NAME else llvm.get_host_cpu_name()
     host_isa = "AVX-512" if host.get("avx512f") else "AVX2" if host.get("avx2") else "SSE"
     return (
-        f"{model} (host: {host_isa}); numba kernels compiled for {target}: {isa}; torch CPU capability "
+        f"{model} (host: {host_isa}); numba kernels compiled for {target}: {isa_label()}; torch CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}"
     )
 
@@ -328,15 +361,36 @@ def main() -> None:
     parser.add_argument("--noise", choices=["smooth", "iid"], default="smooth")
     parser.add_argument(
         "--isa",
-        choices=["host", "avx2"],
+        choices=["host", "avx2", "both"],
         default="host",
-        help="avx2: rerun in a process compiled for AVX2 (numba: Haswell; torch: AVX2 kernels)",
+        help="avx2: rerun in a process compiled for AVX2 (numba: Haswell; torch: AVX2 kernels); both: host, "
+        "then AVX2, and one table of both",
     )
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-images", type=int, default=1000)
     parser.add_argument("--memory-size", type=int, default=96)
     parser.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", default=None, help=argparse.SUPPRESS)  # where a child of --isa both reports
     args = parser.parse_args()
+
+    if args.isa == "both":
+        runs = []
+        for isa in ("host", "avx2"):
+            with tempfile.TemporaryDirectory() as folder:
+                report = os.path.join(folder, "timings.json")
+                child = [a for a in sys.argv[1:] if a not in ("both", "--isa", "--isa=both")]
+                done = subprocess.run(
+                    [sys.executable, __file__, *child, "--isa", isa, "--skip-memory", "--json", report]
+                )
+                if done.returncode:
+                    sys.exit(done.returncode)
+                with open(report) as file:
+                    runs.append(json.load(file))
+        print_combined(runs)
+        if not args.skip_memory:
+            torch.set_num_threads(args.threads)
+            measure_memory(args)
+        return
 
     if args.isa == "avx2" and os.environ.get("NUMBA_CPU_NAME") != "haswell":
         environment = {
@@ -358,8 +412,13 @@ def main() -> None:
         f"torch {torch.__version__}, {args.threads} thread(s), "
         f"{clock_name} clock, {args.images} images per scale, fastest of {args.repeats} passes, {args.noise} maps"
     )
+    timings = {}
     for key in args.scales:
-        print_timings(SCALES[key], time_scale(SCALES[key], args, clock))
+        timings[key] = time_scale(SCALES[key], args, clock)
+        print_timings(SCALES[key], timings[key])
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({"isa": isa_label(), "timings": timings}, file)
     if not args.skip_memory:
         measure_memory(args)
 

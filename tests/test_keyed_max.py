@@ -16,7 +16,7 @@ import torch
 from albench_plugins.strategies.pixelbal import WeightedBvsb
 
 from albench.engine import _simd as simd
-from albench.engine._keyed_max import key_candidates
+from albench.engine._keyed_max import Candidates, candidate_maxima, key_candidates
 from albench.engine._label_runs import EMPTY_CODE, label_runs
 from albench.engine.scoring import ScoreAccumulator
 from albench.statistics import RegionStatistic
@@ -201,13 +201,31 @@ def test_key_candidates_hand_computed():
         assert np.bincount(candidates.slots)[1] >= 2  # both pixels at 0.5
 
 
+def test_candidate_maxima_hand_computed():
+    # Region 0: channel 0 has two candidates (0.5, 0.75: the maximum is 0.75, as float32 exactly); channel 1's
+    # maximal key is 0 (no candidate: every pixel scores as p = 0 does); channel 2's key is NaN (its candidate
+    # does not count). Region 1 is empty.
+    nan_code, quarter = 0x7FC00000, int(np.float32(0.25).view(np.int32))
+    codes = np.array([[quarter, 0, nan_code], [EMPTY_CODE] * 3], dtype=np.int32)
+    candidates = Candidates(np.array([0.5, 0.5, 0.5], dtype=np.float32), np.array([0, 0, 2]))
+    scores = np.array([0.5, 0.75, 0.125], dtype=np.float32)
+    maxima = candidate_maxima(codes, candidates, scores, lambda: 0.0625)
+    assert maxima.dtype == np.float64 and maxima[0, :2].tolist() == [0.75, 0.0625]
+    assert np.isnan(maxima[0, 2]) and np.isnan(maxima[1]).all()
+
+    def unused() -> float:
+        raise AssertionError("the score of p = 0 is computed only where a maximal key is 0")
+
+    assert candidate_maxima(codes[:, [0, 2]], candidates, scores, unused)[0, 0] == 0.75
+
+
 def test_simd_vectors_hand_computed():
     @numba.njit
     def lanes(rows):
         p = simd.load(rows, 0, 1, 3, 4)  # rows[0, 1:4] in four lanes: the fourth is 0
         code = simd.as_int32(p * simd.splat(np.float32(2.0), 4) - np.float32(1.0))
         q = simd.load_row(rows, 1, 0, 4)
-        best = simd.max_reduce4(
+        best = simd.unsigned_max_reduce4(
             simd.as_int32(simd.load(rows, 2, 0, 16, 16)),
             simd.as_int32(simd.load(rows, 3, 0, 16, 16)),
             simd.as_int32(simd.load(rows, 4, 0, 16, 16)),
@@ -222,19 +240,22 @@ def test_simd_vectors_hand_computed():
             simd.element(best, 0),
             simd.element(best, 3),
             simd.max_reduce(simd.as_int32(q)),
+            simd.element(simd.unsigned_maximum(simd.as_int32(q), simd.as_int32(p)), 3),
         )
 
     rows = np.zeros((6, 16), dtype=np.float32)
     rows[0, :5] = [9.0, 1.5, 2.0, 0.25, 7.0]
     rows[1, :4] = [1.0, 2.5, 0.5, -3.0]
     rows[2:] = np.arange(64, dtype=np.float32).reshape(4, 16)[::-1]
-    first, last, mask, bit, best0, best3, top = lanes(rows)
+    rows[5, 7] = -0.5  # sign bit set: the largest code read as unsigned
+    first, last, mask, bit, best0, best3, top, larger = lanes(rows)
     assert np.int32(first).view(np.float32) == 2.0  # 1.5·2 − 1
     assert np.int32(last).view(np.float32) == -1.0  # the masked-off lane: 0·2 − 1
     # q ≥ p lane by lane, as int32 bits: 1.0 < 1.5, 2.5 ≥ 2.0, 0.5 ≥ 0.25, −3.0 (negative bits) < 0.0
     assert mask == 0b0110
-    assert bit == 3 and (best0, best3) == (np.float32(63).view(np.int32), np.float32(15).view(np.int32))
+    assert bit == 3 and (best0, best3) == (np.float32(63).view(np.int32), np.float32(-0.5).view(np.int32))
     assert np.int32(top).view(np.float32) == 2.5
+    assert np.int32(larger).view(np.float32) == -3.0  # unsigned: −3.0's sign bit beats 0.0
 
 
 def test_the_vector_kernels_are_exact_when_compiled_for_avx2():

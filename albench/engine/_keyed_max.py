@@ -23,10 +23,12 @@ NaN on top. A superpixel map is a sequence of runs of equal labels in raster ord
   only grows, so its final band lies inside every earlier one; a last filter keeps the candidates in the
   final band (about three are written per region and channel on smooth maps, one survives).
 - **channel-major** ``(C, H·W)``, the layout of a plain ``(B, C, H, W)`` softmax (torch's CPU softmax
-  writes it even for channels-last logits): a run of one channel is contiguous, so up to 16 of its pixels
-  load as one vector, and four channels' vectors reduce to their four maxima in one shuffle tree. Each
-  run's maximal codes are kept; when a region's last run is done its band is final, and the kernel reads
-  again the region's runs whose maximum lies in it (about one per channel) and writes the candidates.
+  writes it even for channels-last logits): the kernel makes one pass over the runs per group of four
+  channels, reading four rows of the probabilities as streams. A run of one channel is contiguous, so up to
+  16 of its pixels load as one vector, and the four channels' vectors reduce to their four maxima in one
+  shuffle tree; each run's maximal codes are kept. After the pass the group's maxima are final: the runs
+  whose maximum lies in their region's band (about one per region and channel) are read again for their
+  pixels in the band, the candidates, and nothing needs filtering.
 
 A key whose sign bit is set anywhere (a probability outside [0, 1] for p(1 − p), or −0.0) makes the kernels
 report the image invalid; the engine then scores every pixel of it directly.
@@ -45,7 +47,7 @@ import numpy as np
 from albench.engine import _simd as simd
 from albench.engine._label_runs import EMPTY_CODE, LabelRuns
 
-__all__ = ["Candidates", "key_candidates", "vector_parts"]
+__all__ = ["Candidates", "candidate_maxima", "key_candidates", "vector_parts"]
 
 _LOW_BITS = np.int32(0x7FFFFFFF)
 #: The smallest code a candidate may have: keys of 0 are never candidates (see ``PixelScore.key_tolerance``).
@@ -54,6 +56,8 @@ _ONE = np.int32(1)
 _SPAN = 16
 #: How many pixels ahead the pixel-major kernel asks for the cache line (a few percent faster from DRAM).
 _AHEAD = 64
+#: How many pixels ahead, in each of its four rows, the channel-major kernel asks for the cache line.
+_AHEAD_CM = 256
 
 
 @dataclass(frozen=True)
@@ -196,30 +200,17 @@ def _pixel_major_kernel(key: Callable[[Any], Any], channels: int) -> Any:
     return kernel
 
 
-@numba.njit(nogil=True, cache=True)
-def _runs_by_region(regions: Any, num_regions: int) -> tuple[Any, Any]:  # pragma: no cover - compiled
-    """Each region's runs, in raster order: ``members[first[r] : first[r + 1]]`` (a counting sort)."""
-    first = np.zeros(num_regions + 1, dtype=np.int64)
-    for region in regions:
-        first[region + 1] += 1
-    for region in range(num_regions):
-        first[region + 1] += first[region]
-    members = np.empty(regions.shape[0], dtype=np.int64)
-    filled = first[:-1].copy()
-    for i in range(regions.shape[0]):
-        members[filled[regions[i]]] = i
-        filled[regions[i]] += 1
-    return first, members
-
-
 def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
-    """Run maxima, then each region's candidates as soon as its last run is reduced.
+    """Four channels at a time over the whole image: their run maxima, then their candidates.
 
-    A channel's run is contiguous: up to 16 of its pixels load as one vector, and four channels' vectors
-    reduce to their four maxima in one shuffle tree (:func:`albench.engine._simd.max_reduce4`); each run's
-    maximal codes are kept. When a region's last run is done, its band is final: the kernel reads again the
-    region's runs whose maximum lies in the band (about one per channel), rows it read moments ago and
-    that are still in cache, and writes the final candidates directly.
+    A pass per group of four channels reads four rows of the probabilities, a stream the CPU fetches well
+    (with a prefetch ahead: masked loads do not train its prefetchers); one pass over all C rows at once,
+    run by run, keeps some 20 streams in flight and ran 2× slower. Up to 16 pixels of a channel's run load
+    as one vector, and the four channels' vectors reduce to their four maxima in one shuffle tree. Codes are
+    compared as *unsigned* there, so a key with its sign bit set wins its region's maximum, where the check
+    after the pass finds it. Once the pass is done the group's maxima are final: the runs whose maximum lies
+    in their region's band are listed (without a branch), then read again for their pixels in the band
+    (about one run per region and channel; most write one candidate, also without a branch).
     """
 
     @numba.njit(nogil=True, boundscheck=False)
@@ -228,88 +219,104 @@ def _channel_major_kernel(key: Callable[[Any], Any]) -> Any:
         starts: Any,
         regions: Any,
         num_pixels: int,
-        first: Any,
-        members: Any,
         codes: Any,
         run_codes: Any,
+        hit_runs: Any,
         tolerance: int,
         cand_values: Any,
         cand_slots: Any,
-    ) -> Any:  # pragma: no cover
-        capacity = cand_values.shape[0]
+    ) -> Any:  # pragma: no cover - compiled
+        capacity = cand_values.shape[0] - 1  # the last slot takes the writes that count nothing
         count = 0
         runs = starts.shape[0]
         channels = values.shape[0]
-        zero = simd.splat(np.int32(0), _SPAN)
-        one = simd.splat(_ONE, _SPAN)
-        band = simd.splat(np.int32(tolerance), _SPAN)
-        never = simd.splat(np.int32(0x7FFFFFFF), _SPAN)
-        lowest = zero
-        for i in range(runs):
-            start = starts[i]
-            stop = starts[i + 1] if i + 1 < runs else num_pixels
-            region = regions[i]
-            for group in range(0, channels, 4):  # channels past the last repeat it (their columns are padding)
-                c0, c1 = group, min(group + 1, channels - 1)
-                c2, c3 = min(group + 2, channels - 1), min(group + 3, channels - 1)
-                m0, m1, m2, m3 = zero, zero, zero, zero  # valid codes are ≥ 0; lanes past the run load as 0
-                for begin in range(start, stop, _SPAN):
+        num_regions = codes.shape[0] // ((channels + 3) // 4)
+        one = simd.splat(_ONE, 4)
+        band = simd.splat(np.int32(tolerance), 4)
+        for group in range(0, channels, 4):
+            valid = (np.int64(1) << min(4, channels - group)) - 1  # channels past the last repeat it
+            c0, c1 = group, min(group + 1, channels - 1)
+            c2, c3 = min(group + 2, channels - 1), min(group + 3, channels - 1)
+            table = (group // 4) * num_regions  # this group's rows of ``codes``: (region, 4 channels)
+            for i in range(runs):
+                start = starts[i]
+                stop = starts[i + 1] if i + 1 < runs else num_pixels
+                region = regions[i]
+                simd.prefetch(values, c0, start + _AHEAD_CM)
+                simd.prefetch(values, c1, start + _AHEAD_CM)
+                simd.prefetch(values, c2, start + _AHEAD_CM)
+                simd.prefetch(values, c3, start + _AHEAD_CM)
+                size = min(_SPAN, stop - start)  # lanes past the run load as 0 (code 0, below every other)
+                m0 = simd.as_int32(key(simd.load(values, c0, start, size, _SPAN)))
+                m1 = simd.as_int32(key(simd.load(values, c1, start, size, _SPAN)))
+                m2 = simd.as_int32(key(simd.load(values, c2, start, size, _SPAN)))
+                m3 = simd.as_int32(key(simd.load(values, c3, start, size, _SPAN)))
+                for begin in range(start + _SPAN, stop, _SPAN):  # runs longer than a vector
                     size = min(_SPAN, stop - begin)
-                    k0 = simd.as_int32(key(simd.load(values, c0, begin, size, _SPAN)))
-                    k1 = simd.as_int32(key(simd.load(values, c1, begin, size, _SPAN)))
-                    k2 = simd.as_int32(key(simd.load(values, c2, begin, size, _SPAN)))
-                    k3 = simd.as_int32(key(simd.load(values, c3, begin, size, _SPAN)))
-                    lowest = simd.minimum(lowest, simd.minimum(simd.minimum(k0, k1), simd.minimum(k2, k3)))
-                    m0 = simd.maximum(m0, k0)
-                    m1 = simd.maximum(m1, k1)
-                    m2 = simd.maximum(m2, k2)
-                    m3 = simd.maximum(m3, k3)
-                best = simd.max_reduce4(m0, m1, m2, m3)
-                simd.store_row(run_codes, i, group, best)
-                simd.store_row(codes, region, group, simd.maximum(simd.load_row(codes, region, group, 4), best))
-            if members[first[region + 1] - 1] != i:
-                continue
-            # The region's last run: its band is final. Maximal codes of 0 (keys of 0) write nothing. The rows to
-            # read again left L1 a while ago: ask for all of them first, so their misses overlap.
-            for group in range(0, channels, _SPAN):
-                valid = (np.int64(1) << min(_SPAN, channels - group)) - 1
-                top = simd.load_row(codes, region, group, _SPAN)
-                floor = simd.select_greater(top, zero, simd.maximum(simd.subtract(top, band), one), never)
-                for member in range(first[region], first[region + 1]):
-                    run = members[member]
-                    hits = valid & simd.bitmask_ge(simd.load_row(run_codes, run, group, _SPAN), floor)
-                    while hits:
-                        simd.prefetch(values, group + simd.lowest_set_bit(hits), starts[run])
-                        hits &= hits - 1
-            for group in range(0, channels, _SPAN):
-                valid = (np.int64(1) << min(_SPAN, channels - group)) - 1
-                top = simd.load_row(codes, region, group, _SPAN)
-                floor = simd.select_greater(top, zero, simd.maximum(simd.subtract(top, band), one), never)
-                for member in range(first[region], first[region + 1]):
-                    run = members[member]
-                    hits = valid & simd.bitmask_ge(simd.load_row(run_codes, run, group, _SPAN), floor)
-                    if not hits:
-                        continue
-                    run_start = starts[run]
-                    run_stop = starts[run + 1] if run + 1 < runs else num_pixels
-                    while hits:
-                        lane = simd.lowest_set_bit(hits)
-                        hits &= hits - 1
-                        c = group + lane
-                        low = simd.splat(simd.element(floor, lane), _SPAN)
-                        for begin in range(run_start, run_stop, _SPAN):
-                            p = simd.load(values, c, begin, min(_SPAN, run_stop - begin), _SPAN)
-                            mask = simd.bitmask_ge(simd.as_int32(key(p)), low)
-                            while mask:
-                                index = simd.lowest_set_bit(mask)
-                                mask &= mask - 1
-                                if count < capacity:
-                                    cand_values[count] = simd.element(p, index)
-                                    cand_slots[count] = region * channels + c
-                                count += 1
-        return count, simd.min_reduce(lowest)  # negative: some key had its sign bit set
+                    m0 = simd.unsigned_maximum(m0, simd.as_int32(key(simd.load(values, c0, begin, size, _SPAN))))
+                    m1 = simd.unsigned_maximum(m1, simd.as_int32(key(simd.load(values, c1, begin, size, _SPAN))))
+                    m2 = simd.unsigned_maximum(m2, simd.as_int32(key(simd.load(values, c2, begin, size, _SPAN))))
+                    m3 = simd.unsigned_maximum(m3, simd.as_int32(key(simd.load(values, c3, begin, size, _SPAN))))
+                best = simd.unsigned_max_reduce4(m0, m1, m2, m3)
+                simd.store_row(run_codes, i, 0, best)
+                row = table + region
+                simd.store_row(codes, row, 0, simd.unsigned_maximum(simd.load_row(codes, row, 0, 4), best))
+            # Keys ≥ 0 have codes ≥ 0 (which compare as their floats do, NaN on top); a code with its sign bit
+            # set is a key the caller must not trust: stop here.
+            for row in range(table, table + num_regions):
+                if simd.min_reduce(simd.load_row(codes, row, 0, 4)) < 0:
+                    return count, -1
+            hits = 0
+            for i in range(runs):
+                top = simd.load_row(codes, table + regions[i], 0, 4)
+                floor = simd.maximum(simd.subtract(top, band), one)  # keys of 0 are never candidates
+                lanes = valid & simd.bitmask_ge(simd.load_row(run_codes, i, 0, 4), floor)
+                hit_runs[hits] = i * 16 + lanes
+                hits += lanes != 0
+            for hit in range(hits):
+                i = hit_runs[hit] >> 4
+                lanes = hit_runs[hit] & 15
+                start = starts[i]
+                stop = starts[i + 1] if i + 1 < runs else num_pixels
+                region = regions[i]
+                while lanes:
+                    lane = simd.lowest_set_bit(lanes)
+                    lanes &= lanes - 1
+                    c = group + lane
+                    slot = region * channels + c
+                    low = simd.splat(np.int32(max(codes[table + region, lane] - tolerance, 1)), _SPAN)
+                    for begin in range(start, stop, _SPAN):
+                        p = simd.load(values, c, begin, min(_SPAN, stop - begin), _SPAN)
+                        mask = simd.bitmask_ge(simd.as_int32(key(p)), low)
+                        # Usually one pixel: written whatever the mask, counted only if there is one.
+                        at = min(count, capacity)
+                        cand_values[at] = values[c, begin + (simd.lowest_set_bit(mask) & (_SPAN - 1))]
+                        cand_slots[at] = slot
+                        count += mask != 0
+                        mask &= mask - 1
+                        while mask:
+                            at = min(count, capacity)
+                            cand_values[at] = values[c, begin + simd.lowest_set_bit(mask)]
+                            cand_slots[at] = slot
+                            mask &= mask - 1
+                            count += 1
+        return count, 0
 
     return kernel
+
+
+@numba.njit(nogil=True, cache=True)
+def _region_major(codes: Any, regions: Any, channels: int, out: Any) -> None:  # pragma: no cover - compiled
+    """The channel-major kernel's maxima ``(groups · R, 4)`` as ``out (R, C)``; :data:`EMPTY_CODE` for regions
+    without a pixel."""
+    num_regions = out.shape[0]
+    out[:] = EMPTY_CODE
+    for region in regions:
+        out[region, 0] = 0
+    for region in range(num_regions):
+        if out[region, 0] == 0:
+            for c in range(channels):
+                out[region, c] = codes[(c // 4) * num_regions + region, c % 4]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -325,6 +332,38 @@ def _keep_final_band(
             slots[kept] = slot
             kept += 1
     return kept
+
+
+_NAN_CODE = 0x7F800000  # codes above this one are NaN
+
+
+@numba.njit(nogil=True, cache=True)
+def _candidate_maxima(scores: Any, slots: Any, codes: Any, out: Any) -> bool:  # pragma: no cover - compiled
+    """The maximum of each slot's candidate scores into ``out``, NaN for NaN keys and empty regions; whether
+    some maximal key is 0 (those slots are left for the caller)."""
+    best = np.full(codes.size, -np.inf, dtype=np.float32)
+    for index in range(scores.shape[0]):
+        best[slots[index]] = max(best[slots[index]], scores[index])
+    flat_codes, flat_out = codes.reshape(-1), out.reshape(-1)
+    zero = False
+    for slot in range(flat_codes.shape[0]):
+        code = flat_codes[slot]
+        zero |= code == 0
+        flat_out[slot] = np.nan if code > _NAN_CODE or code == EMPTY_CODE else best[slot]
+    return zero
+
+
+def candidate_maxima(
+    codes: np.ndarray, candidates: Candidates, scores: np.ndarray, zero_score: Callable[[], float]
+) -> np.ndarray:
+    """Each region's maximal score ``(R, C)`` float64 from its candidates' float32 ``scores``: their maximum
+    (exact: no arithmetic); where the maximal key is 0 every pixel scores as p = 0 does (no candidate was
+    written), ``zero_score()``; NaN for a NaN key and for an empty region."""
+    codes = np.ascontiguousarray(codes)
+    out = np.empty(codes.shape, dtype=np.float64)
+    if _candidate_maxima(scores, candidates.slots, codes, out):
+        out[codes == 0] = zero_score()
+    return out
 
 
 class _Scratch(threading.local):
@@ -385,33 +424,34 @@ def key_candidates(
         return _pixel_major_candidates(values, runs, regions, num_regions, key, tolerance)
     channels = values.shape[0]
     kernel = _kernel(key, None)
-    columns = -(-channels // _SPAN) * _SPAN
-    first, members = _runs_by_region(regions, num_regions)
+    runs_count = len(runs.starts)
     capacity = 1024 + 2 * num_regions * channels
     while True:
-        codes = _table("codes", num_regions, columns, int(EMPTY_CODE))
-        run_codes = _table("run codes", len(runs.starts), columns)
-        cand_values = _SCRATCH.get("values", capacity, np.float32)
-        cand_slots = _SCRATCH.get("slots", capacity, np.int64)
-        count, bits = kernel(
+        codes = _table("codes", -(-channels // 4) * num_regions, 4, 0)
+        run_codes = _table("run codes", runs_count, 4)
+        hit_runs = _SCRATCH.get("hit runs", runs_count, np.int64)
+        cand_values = _SCRATCH.get("values", capacity + 1, np.float32)
+        cand_slots = _SCRATCH.get("slots", capacity + 1, np.int64)
+        count, flag = kernel(
             values,
             runs.starts,
             regions,
             runs.num_pixels,
-            first,
-            members,
             codes,
             run_codes,
+            hit_runs,
             tolerance,
             cand_values,
             cand_slots,
         )
-        if bits < 0:
+        if flag < 0:
             return None
         if count <= capacity:
             break
         capacity = 2 * count  # saturated maps: many pixels in the band; reduce again with room for all
-    return codes[:, :channels].copy(), Candidates(cand_values[:count].copy(), cand_slots[:count].copy())
+    maxima = np.empty((num_regions, channels), dtype=np.int32)
+    _region_major(codes, regions, channels, maxima)
+    return maxima, Candidates(cand_values[:count].copy(), cand_slots[:count].copy())
 
 
 def _pixel_major_candidates(

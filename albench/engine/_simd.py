@@ -34,9 +34,8 @@ __all__ = [
     "load_row",
     "lowest_set_bit",
     "max_reduce",
-    "max_reduce4",
-    "min_reduce",
     "maximum",
+    "min_reduce",
     "minimum",
     "or_reduce",
     "prefetch",
@@ -44,6 +43,8 @@ __all__ = [
     "splat",
     "store_row",
     "subtract",
+    "unsigned_max_reduce4",
+    "unsigned_maximum",
 ]
 
 
@@ -165,6 +166,8 @@ def _int_binary(name: str) -> Any:
             return builder.or_(left, right)
         if name == "sub":
             return builder.sub(left, right)
+        if name == "umax":
+            return builder.select(builder.icmp_unsigned(">", left, right), left, right)
         above = builder.icmp_signed(">" if name == "max" else "<", left, right)
         return builder.select(above, left, right)
 
@@ -185,6 +188,8 @@ bitwise_or = _int_binary("or")
 subtract = _int_binary("sub")
 maximum = _int_binary("max")
 minimum = _int_binary("min")
+#: The lane-wise maximum of int32 lanes read as *unsigned*: codes with the sign bit set (negative keys) win.
+unsigned_maximum = _int_binary("umax")
 
 
 def _select_greater(typingctx: Any, left: Any, right: Any, chosen: Any, other: Any) -> Any:
@@ -232,12 +237,12 @@ max_reduce = _reduction("smax")
 min_reduce = _reduction("smin")
 
 
-def _max_reduce4(typingctx: Any, first: Any, second: Any, third: Any, fourth: Any) -> Any:
-    """The maxima of four 16-lane int32 vectors as one 4-lane vector, in a shuffle tree: 8 shuffles and 4
-    maxima where four separate reductions take 32 operations."""
+def _unsigned_max_reduce4(typingctx: Any, first: Any, second: Any, third: Any, fourth: Any) -> Any:
+    """The maxima of four 16-lane int32 vectors, lanes read as unsigned, as one 4-lane vector, in a shuffle
+    tree: 8 shuffles and 4 maxima where four separate reductions take 32 operations."""
     _integers(first, second, third, fourth)
     if first.lanes != 16:
-        raise TypeError("max_reduce4 takes four 16-lane vectors")
+        raise TypeError("unsigned_max_reduce4 takes four 16-lane vectors")
     result = Vector(first.dtype, 4)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -249,7 +254,7 @@ def _max_reduce4(typingctx: Any, first: Any, second: Any, third: Any, fourth: An
             )
 
         def larger(left: Any, right: Any) -> Any:
-            return builder.select(builder.icmp_signed(">", left, right), left, right)
+            return builder.select(builder.icmp_unsigned(">", left, right), left, right)
 
         def halve(left: Any, right: Any, low: list[int], high: list[int]) -> Any:
             return larger(shuffle(left, right, low), shuffle(left, right, high))
@@ -341,7 +346,7 @@ splat: Any = intrinsic(prefer_literal=True)(_splat)
 as_int32: Any = intrinsic(_as_int32)
 select_greater: Any = intrinsic(_select_greater)
 bitmask_ge: Any = intrinsic(_bitmask_ge)
-max_reduce4: Any = intrinsic(_max_reduce4)
+unsigned_max_reduce4: Any = intrinsic(_unsigned_max_reduce4)
 element: Any = intrinsic(_element)
 lowest_set_bit: Any = intrinsic(_lowest_set_bit)
 prefetch: Any = intrinsic(_prefetch)

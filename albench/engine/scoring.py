@@ -21,14 +21,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from albench.engine._keyed_max import key_candidates
+from albench.engine._keyed_max import candidate_maxima, key_candidates
 from albench.engine._label_runs import EMPTY_CODE, LabelRuns, from_order_codes, label_runs, runs_max, runs_sum
 from albench.engine.percentile import grouped_percentile
 from albench.statistics import Aggregation, PercentileMethod, PixelScore, PoolStatistic, RegionStatistic
 
 __all__ = ["ScoreAccumulator", "aggregate_by_superpixel"]
-
-_NAN_CODE = 0x7F800000  # codes above this one are NaN
 
 
 def aggregate_by_superpixel(
@@ -196,7 +194,8 @@ def _local(runs: LabelRuns, offset: int) -> LabelRuns:
 
 def _keyed_maxima(score: PixelScore, batch: _Batch, image: int, runs: LabelRuns) -> np.ndarray | None:
     """One image's maxima through the key: the kernels find the candidates, torch scores them, the maximum of
-    those scores is the region's (see :mod:`albench.engine._keyed_max`). ``None`` for an invalid key."""
+    those scores is the region's (see :mod:`albench.engine._keyed_max`). ``None`` for an invalid key (or
+    scores that are not float32): the caller scores every pixel."""
     assert score.elementwise_key is not None and score.key_tolerance is not None
     pixel_major = batch.pixel_major(image)
     probs = batch.pixels(image) if pixel_major else batch.channel_major(image)
@@ -212,17 +211,15 @@ def _keyed_maxima(score: PixelScore, batch: _Batch, image: int, runs: LabelRuns)
     if found is None:
         return None
     codes, candidates = found
-    channels = codes.shape[1]
-    scored = score.compute(torch.from_numpy(candidates.values).unsqueeze(1))[:, 0]
-    best = torch.full((codes.size,), -math.inf, dtype=scored.dtype)
-    best.scatter_reduce_(0, torch.from_numpy(candidates.slots), scored, reduce="amax", include_self=True)
-    maxima = best.reshape(-1, channels).to(torch.float64).numpy()
-    # A maximal key of 0: every pixel scores as p = 0 does (no candidate was written); NaN keys and empty regions.
-    at_zero = codes == 0
-    if at_zero.any():
-        maxima[at_zero] = float(score.compute(torch.zeros(1, 1, dtype=torch.float32))[0, 0])
-    maxima[(codes > _NAN_CODE) | (codes == EMPTY_CODE)] = math.nan
-    return maxima
+    scores = score.compute(torch.from_numpy(candidates.values).unsqueeze(1))[:, 0]
+    if scores.dtype != torch.float32:
+        return None
+    return candidate_maxima(
+        codes,
+        candidates,
+        scores.detach().numpy(),
+        lambda: float(score.compute(torch.zeros(1, 1, dtype=torch.float32))[0, 0]),
+    )
 
 
 def _reduce_generic(stat: RegionStatistic, batch: _Batch) -> torch.Tensor:
