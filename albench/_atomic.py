@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["LEFTOVER_AGE_S", "atomic_write", "atomic_write_bytes", "is_leftover"]
+__all__ = ["LEFTOVER_AGE_S", "atomic_write", "atomic_write_bytes", "create_temporary", "is_leftover"]
 
 #: A temporary file older than this is a leftover whoever wrote it (another host's, or one from before the
 #: names carried a process id): no write takes an hour between creating its file and renaming it.
@@ -24,7 +24,7 @@ LEFTOVER_AGE_S = 3600.0
 _SEPARATOR = "~"  # never in a host name
 
 
-def _create_temporary(path: Path) -> Path:
+def create_temporary(path: Path) -> Path:
     """A new empty file beside ``path``, created exclusively with the umask's permissions."""
     tag = f"{socket.gethostname()}{_SEPARATOR}{os.getpid()}"
     while True:
@@ -40,7 +40,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(temporary_path)``, then rename the temporary file to ``path``; clean up on failure."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = _create_temporary(path)
+        temporary = create_temporary(path)
     except OSError as error:
         raise _naming(error, path) from error
     try:

@@ -513,3 +513,16 @@ def test_a_run_killed_after_a_round_resumes_to_identical_values(tmp_path, tiny_p
     assert clean.exit_code == 0
     (killed_file,) = (tmp_path / "killed").glob("*.parquet")
     assert _values(killed_file) == _values(tmp_path / "clean" / killed_file.name)
+
+
+def test_runs_checking_one_results_directory_at_once_do_not_trip_over_each_other(tmp_path):
+    """The runs of a sweep (Ray, local workers) check the results directory at the same moment: each
+    probe is a file of its own, so no check removes another's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from albench.results.files import ensure_writable
+
+    results = tmp_path / "results"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: [ensure_writable(results) for _ in range(200)], range(8)))
+    assert list(results.iterdir()) == []  # no probe is left behind

@@ -253,3 +253,25 @@ def test_images_dataset_pools_unlabeled_images_and_evaluates_masked_ones(tmp_pat
         fresh.load("d")
     resized = registry.create("dataset", "images", {**params, "image_size": 16}, root=tmp_path / "img").instance
     assert resized.load("d").image.shape == (16, 16, 3)
+
+
+def test_exports_of_two_rounds_with_equal_annotation_ids_and_times_are_both_recorded(tmp_path, example, loop):
+    """Label Studio numbers annotations per server and stamps them to the second: two rounds exported within
+    one second can carry the same ids and times, and are still different answers."""
+    cli("loop", "query", loop, "--strategy", "oreal")
+    first = tmp_path / "export-0.json"
+    cli("loop", "answer", loop, "--masks", example / "masks", "--out", first)
+    cli("loop", "import", loop, first)
+    cli("loop", "train", loop)
+    cli("loop", "query", loop, "--strategy", "oreal")
+    second = tmp_path / "export-1.json"
+    cli("loop", "answer", loop, "--masks", example / "masks", "--out", second)
+    stamps = {t["id"]: t["annotations"][0]["updated_at"] for t in json.loads(first.read_text())}
+    tasks = json.loads(second.read_text())
+    for task in tasks:
+        annotation = task["annotations"][0]
+        annotation["created_at"] = annotation["updated_at"] = stamps[annotation["id"]]
+    second.write_text(json.dumps(tasks))
+    output = cli("loop", "import", loop, second)
+    assert f"{len(tasks)} answers recorded, 0 already recorded" in output
+    cli("loop", "train", loop)

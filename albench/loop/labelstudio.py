@@ -160,8 +160,11 @@ def _answer(
         )
         return None
     ids = tuple(sorted({classes.index(name) for name in chosen}))
+    # The region is part of the id: annotation ids are unique on one server only, and two exports made
+    # within one second (the timestamps' resolution) must not read as the same answer.
+    stamp = annotation.get("updated_at") or annotation.get("created_at")
     return Answer(
-        answer_id=f"label-studio:{annotation.get('id')}:{annotation.get('updated_at') or annotation.get('created_at')}",
+        answer_id=f"label-studio:{region[0]}#{region[1]}:{annotation.get('id')}:{stamp}",
         round=round_index,
         image_id=region[0],
         superpixel=region[1],

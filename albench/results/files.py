@@ -8,12 +8,13 @@ what to do.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
 from pathlib import Path
 
-from albench._atomic import atomic_write_bytes, is_leftover
+from albench._atomic import atomic_write_bytes, create_temporary, is_leftover
 from albench.errors import StorageError, os_error_message
 
 __all__ = [
@@ -109,13 +110,19 @@ def ensure_writable(directory: Path, option: str = "--results-dir", what: str = 
     """Create ``directory`` if needed and write and remove a small file in it, so a run fails before training
     when its results could not be saved (no space, no permission, a file in the way, a read-only disk).
     ``option`` is the command-line option that chose the directory, named in the fix."""
-    probe = directory / ".albench-write-check"
+    # A probe of its own (a temporary file's name: unique, and tidied if a kill leaves it): the runs of a
+    # sweep check the same directory at the same moment.
+    probe: Path | None = None
     try:
         if directory.exists() and not directory.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
         directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(probe, b"albench checks that it can write here\n")
+        probe = create_temporary(directory / "albench-write-check")
+        probe.write_bytes(b"albench checks that it can write here\n")
         probe.unlink()
     except OSError as error:
+        if probe is not None:
+            with contextlib.suppress(OSError):
+                probe.unlink()
         path = error.filename if error.filename and str(error.filename) != str(probe) else directory
         raise StorageError(os_error_message(error, action=what, path=path, fix=_fix(error, option))) from None
