@@ -144,7 +144,7 @@ def test_dry_run_counts_every_state_and_estimates_from_finished_runs(tmp_path, r
     held = RunLock(results, specs[4].run_id)
     assert held.acquire()
     try:
-        plan = runner.invoke(app, ["sweep", str(grid_path), "-r", str(results), "--dry-run"], env={"COLUMNS": "200"})
+        plan = runner.invoke(app, ["sweep", str(grid_path), "-r", str(results), "--dry-run"])
     finally:
         held.release()
     assert plan.exit_code == 0, plan.output

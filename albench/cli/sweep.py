@@ -24,6 +24,7 @@ from albench.cli._sweep import (
     results_store,
     typed_command,
 )
+from albench.cli._tables import print_table
 from albench.cli.run import select_runs
 from albench.errors import ParameterError
 from albench.host.registry import load_registry
@@ -166,7 +167,7 @@ def sweep(
         store = remote or results_dir
         if dry_run:
             plan = make_plan(unique, store, chosen.slots)
-            out.print(plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {location(results_dir)}"))
+            print_table(out, plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {location(results_dir)}"))
             left = plan.seconds_left
             if left is not None and chosen.slots:
                 out.print(
