@@ -25,11 +25,38 @@ seeds = [0, 1]
 """
 
 
+# The fault tests' grid: 4 runs of 8 rounds each. A test signals or kills a run once it checkpointed its first
+# round; the seven rounds left keep it running well after the signal arrives, however fast the machine.
+FAULT_GRID_TOML = """
+title = "fault grid"
+protocol = "faults.toml"
+labeling = ["dominant"]
+strategies = ["oreal", "random"]
+seeds = [0, 1]
+"""
+FAULT_PROTOCOL_TOML = TINY_PROTOCOL_TOML.replace("rounds = 3", "rounds = 8")
+assert FAULT_PROTOCOL_TOML != TINY_PROTOCOL_TOML
+
+
 def write_grid(folder: Path, text: str = GRID_TOML, name: str = "grid.toml") -> Path:
     (folder / "tiny.toml").write_text(TINY_PROTOCOL_TOML)
+    (folder / "faults.toml").write_text(FAULT_PROTOCOL_TOML)
     path = folder / name
     path.write_text(text)
     return path
+
+
+def uninterrupted_values(folder: Path, text: str = GRID_TOML) -> dict[str, str]:
+    """The result values of the grid ``text`` swept inline, start to end, in ``folder``."""
+    from typer.testing import CliRunner
+
+    from albench.cli import app
+
+    grid = write_grid(folder, text)
+    command = ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")]
+    result = CliRunner().invoke(app, command, env={"ALBENCH_LOAD_PLUGINS": ""})
+    assert result.exit_code == 0, result.output
+    return result_values(folder / "results")
 
 
 def result_values(results: Path) -> dict[str, str]:
@@ -67,7 +94,7 @@ def sweep_process(
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def signal_run_when_checkpointed(results: Path, run_id: str, signum: int, rounds: int = 1) -> threading.Thread:
+def signal_run_when_checkpointed(results: Path, run_id: str, signum: int) -> threading.Thread:
     """In the background: once ``run_id`` has checkpointed a round, send ``signum`` to the process holding
     its lock (the process running it, wherever the executor put it)."""
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import result_values, sweep_process, write_grid
+from sweep_helpers import FAULT_GRID_TOML, result_values, sweep_process, uninterrupted_values, write_grid
 from typer.testing import CliRunner
 
 from albench.cli import app
@@ -48,6 +48,12 @@ def reference(tmp_path_factory) -> dict[str, str]:
     values = result_values(folder / "results")
     assert len(values) == 12
     return values
+
+
+@pytest.fixture(scope="module")
+def fault_reference(tmp_path_factory) -> dict[str, str]:
+    """The fault grid, uninterrupted, inline."""
+    return uninterrupted_values(tmp_path_factory.mktemp("fault-reference"), FAULT_GRID_TOML)
 
 
 def _wait_for(condition, timeout: float = 240.0) -> None:
@@ -84,8 +90,8 @@ def test_a_sweep_killed_twice_at_random_moments_ends_equal_to_an_uninterrupted_o
     assert "took over the stale lock" in log or "resuming run" in log
 
 
-def test_a_worker_killed_mid_run_fails_that_run_alone_and_a_rerun_resumes_it(tmp_path, reference):
-    grid = write_grid(tmp_path)
+def test_a_worker_killed_mid_run_fails_that_run_alone_and_a_rerun_resumes_it(tmp_path, fault_reference):
+    grid = write_grid(tmp_path, FAULT_GRID_TOML)
     registry = load_registry(entry_points=False)
     results = tmp_path / "results"
     options = RunOptions(results_dir=results, cache_dir=tmp_path / "cache")
@@ -123,7 +129,7 @@ def test_a_worker_killed_mid_run_fails_that_run_alone_and_a_rerun_resumes_it(tmp
     again = run_tasks(tasks, registry.create("executor", "inline", {}).instance)
     assert {r.run_id: r.status for r in again.results}[victim] == "resumed"
     values = result_values(results)
-    assert values == {key: reference[key] for key in values} and len(values) == 3
+    assert values == {key: fault_reference[key] for key in values} and len(values) == 3
     assert not (results / ".failed" / f"{victim}.txt").exists()
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 from integration import require
-from sweep_helpers import result_values, signal_run_when_checkpointed, write_grid
+from sweep_helpers import (
+    FAULT_GRID_TOML,
+    result_values,
+    signal_run_when_checkpointed,
+    uninterrupted_values,
+    write_grid,
+)
 from typer.testing import CliRunner
 
 from albench.cli import app
@@ -42,6 +48,12 @@ def reference(tmp_path_factory) -> dict[str, str]:
     return result_values(folder / "results")
 
 
+@pytest.fixture(scope="module")
+def fault_reference(tmp_path_factory) -> dict[str, str]:
+    """The fault grid (runs long enough to be signalled mid-run), uninterrupted, inline."""
+    return uninterrupted_values(tmp_path_factory.mktemp("fault-reference"), FAULT_GRID_TOML)
+
+
 def _slurm_options(tmp_path: Path) -> list[str]:
     return [
         "-e",
@@ -59,10 +71,11 @@ def _slurm_options(tmp_path: Path) -> list[str]:
     ]
 
 
-def _tasks(tmp_path: Path, count: int) -> list[RunTask]:
+def _fault_tasks(tmp_path: Path, count: int) -> list[RunTask]:
     registry = load_registry(entry_points=False)
     options = RunOptions(results_dir=tmp_path / "results", cache_dir=tmp_path / "cache")
-    return [RunTask(spec, options) for spec in expand_grid(registry, load_grid(write_grid(tmp_path)))][:count]
+    grid = load_grid(write_grid(tmp_path, FAULT_GRID_TOML))
+    return [RunTask(spec, options) for spec in expand_grid(registry, grid)][:count]
 
 
 def _slurm(tmp_path: Path):
@@ -95,9 +108,9 @@ def test_the_grid_through_submitit_gives_the_same_values(tmp_path, reference):
     assert list((tmp_path / "submitit").glob("*_submitted.pkl"))  # went through submitit's pickles
 
 
-def test_a_preempted_slurm_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path, reference):
+def test_a_preempted_slurm_job_is_requeued_and_resumes_from_its_checkpoint(tmp_path, fault_reference):
     require("submitit", "the slurm executor's tests need submitit: pip install 'albench[slurm]'")
-    tasks = _tasks(tmp_path, 2)
+    tasks = _fault_tasks(tmp_path, 2)
     victim = tasks[0].key
     # USR2 is what Slurm sends before preempting or timing out a submitit job (--signal=USR2@delay).
     signal_run_when_checkpointed(tmp_path / "results", victim, signal.SIGUSR2)
@@ -105,23 +118,23 @@ def test_a_preempted_slurm_job_is_requeued_and_resumes_from_its_checkpoint(tmp_p
     statuses = {r.run_id: r.status for r in summary.results}
     assert statuses == {victim: "resumed", tasks[1].key: "completed"}
     values = result_values(tmp_path / "results")
-    assert values == {key: reference[key] for key in values}
+    assert values == {key: fault_reference[key] for key in values}
     logs = "".join(p.read_text() for p in (tmp_path / "submitit").glob("*_log.*"))
     assert "Requeued job" in logs or "requeue" in logs.lower()
 
 
-def test_a_slurm_job_sent_sigterm_goes_on(tmp_path, reference):
+def test_a_slurm_job_sent_sigterm_goes_on(tmp_path, fault_reference):
     require("submitit", "the slurm executor's tests need submitit: pip install 'albench[slurm]'")
-    tasks = _tasks(tmp_path, 1)
+    tasks = _fault_tasks(tmp_path, 1)
     signal_run_when_checkpointed(tmp_path / "results", tasks[0].key, signal.SIGTERM)
     summary = run_tasks(tasks, _slurm(tmp_path))
     assert [r.status for r in summary.results] == ["completed"]
-    assert result_values(tmp_path / "results") == {tasks[0].key: reference[tasks[0].key]}
+    assert result_values(tmp_path / "results") == {tasks[0].key: fault_reference[tasks[0].key]}
 
 
-def test_a_killed_slurm_job_is_reported_and_the_rerun_resumes_it(tmp_path, reference):
+def test_a_killed_slurm_job_is_reported_and_the_rerun_resumes_it(tmp_path, fault_reference):
     require("submitit", "the slurm executor's tests need submitit: pip install 'albench[slurm]'")
-    tasks = _tasks(tmp_path, 2)
+    tasks = _fault_tasks(tmp_path, 2)
     victim = tasks[0].key
     signal_run_when_checkpointed(tmp_path / "results", victim, signal.SIGKILL)
     summary = run_tasks(tasks, _slurm(tmp_path))
@@ -131,7 +144,7 @@ def test_a_killed_slurm_job_is_reported_and_the_rerun_resumes_it(tmp_path, refer
     again = run_tasks(tasks, _slurm(tmp_path))
     assert {r.run_id: r.status for r in again.results} == {victim: "resumed", tasks[1].key: "skipped"}
     values = result_values(tmp_path / "results")
-    assert values == {key: reference[key] for key in values} and len(values) == 2
+    assert values == {key: fault_reference[key] for key in values} and len(values) == 2
 
 
 def test_the_grid_through_a_local_ray_gives_the_same_values(tmp_path, reference):
@@ -157,9 +170,9 @@ def test_the_grid_through_a_local_ray_gives_the_same_values(tmp_path, reference)
     assert result_values(tmp_path / "results") == reference
 
 
-def test_a_ray_worker_lost_mid_run_is_retried_and_resumes(tmp_path, reference):
+def test_a_ray_worker_lost_mid_run_is_retried_and_resumes(tmp_path, fault_reference):
     require("ray", "the ray executor's tests need Ray: pip install 'albench[ray]'")
-    tasks = _tasks(tmp_path, 2)
+    tasks = _fault_tasks(tmp_path, 2)
     victim = tasks[0].key
     signal_run_when_checkpointed(tmp_path / "results", victim, signal.SIGKILL)
     registry = load_registry(entry_points=False)
@@ -167,4 +180,4 @@ def test_a_ray_worker_lost_mid_run_is_retried_and_resumes(tmp_path, reference):
     summary = run_tasks(tasks, executor)
     assert {r.run_id: r.status for r in summary.results} == {victim: "resumed", tasks[1].key: "completed"}
     values = result_values(tmp_path / "results")
-    assert values == {key: reference[key] for key in values}
+    assert values == {key: fault_reference[key] for key in values}
