@@ -101,3 +101,24 @@ def test_the_superpixel_cache_survives_an_edited_mask(registry, tmp_path):
     method = registry.create("superpixels", spec.superpixels.name, dict(spec.superpixels.params)).instance
     stores = [SuperpixelStore(tmp_path / "cache", dataset, method, d, spec.superpixels) for d in (spec.dataset, edited)]
     assert stores[0].directory == stores[1].directory
+
+
+def test_the_images_dataset_digests_its_images_masks_and_classes_file(registry, tmp_path):
+    """The loop's ``images`` dataset: an image edited in place (same name, size and time) is new data."""
+    root = tmp_path / "photos"
+    (root / "masks").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / f"{name}.png")
+    Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(root / "masks" / "b.png")
+    (root / "classes.txt").write_text("background\ncat\n")
+    dataset = registry.create("dataset", "images", {"masks": "masks"}, root=root).instance
+    assert [p.relative_to(root).as_posix() for p in dataset.content_files()] == [
+        "a.png",
+        "b.png",
+        "classes.txt",
+        "masks/b.png",
+    ]
+    before = content_digest(dataset.content_files(), root, None)
+    _edit_keeping_size_and_time(root / "a.png")
+    assert content_digest(dataset.content_files(), root, None) != before

@@ -181,6 +181,11 @@ class ImagesDataset(Dataset):
             return hflip(image, target)
         return image, target
 
+    def content_files(self) -> Sequence[Path]:
+        """The images, their evaluation masks and the classes file: editing one gives new run ids."""
+        masks = [m for i in self.files if (m := self.mask_path(i)) is not None]
+        return sorted({*self.files.values(), *masks, self._path(self.params.classes)})
+
     def fingerprint(self, image_id: str) -> str:
         mask = self.mask_path(image_id)
         return file_fingerprint(self.image_path(image_id), *([mask] if mask is not None else []))
