@@ -1,0 +1,108 @@
+"""The ``seeds`` superpixel plugin (OpenCV SEEDS, optional extra ``albench[seeds]``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+from albench_plugins.datasets.toy import render_scene
+from albench_plugins.superpixels.seeds import Seeds, SeedsParams
+
+from albench.errors import ComponentError
+
+
+def _require_ximgproc() -> None:
+    """Skip without OpenCV's contrib modules, unless ALBENCH_REQUIRE_INTEGRATION=1 (CI), where that fails."""
+    try:
+        import cv2
+
+        if hasattr(cv2, "ximgproc"):
+            return
+    except ImportError:
+        pass
+    message = "needs cv2.ximgproc: pip install 'albench[seeds]'"
+    if os.environ.get("ALBENCH_REQUIRE_INTEGRATION") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def cv2():
+    _require_ximgproc()
+    import cv2
+
+    threads = cv2.getNumThreads()
+    yield cv2
+    cv2.setNumThreads(threads)
+
+
+def test_seeds_gives_the_grid_opencv_promises(cv2):
+    # 64 on a 64² image: sqrt(64) = 8 regions a side, 4 block levels fit (64 / 8 / 2³ = 1 pixel blocks).
+    labels = Seeds(SeedsParams()).segment(render_scene(0, 64, 0).image)
+    assert labels.shape == (64, 64)
+    assert len(np.unique(labels)) == 64
+    # 60 rounds down to 7 a side, and 64 / 7 / 2³ < 1 forces one level fewer: a 4×4 grid.
+    assert len(np.unique(Seeds(SeedsParams(num_superpixels=60)).segment(render_scene(0, 64, 0).image))) == 16
+
+
+@pytest.mark.parametrize("color", ["authors", "hsv", "lab"])
+def test_seeds_is_deterministic_whatever_opencvs_thread_count(cv2, color):
+    image = render_scene(3, 64, 0).image
+    method = Seeds(SeedsParams(color=color))
+    cv2.setNumThreads(1)
+    first = method.segment(image)
+    assert np.array_equal(first, method.segment(image))
+    cv2.setNumThreads(4)
+    assert np.array_equal(first, Seeds(SeedsParams(color=color)).segment(image))
+
+
+def test_seeds_follows_the_image_not_the_grid(cv2):
+    # Left half black, right half white, split at column 20: no 8-pixel grid line falls there, so a region
+    # boundary at 20 comes from the image.
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    image[:, 20:] = 255
+    labels = Seeds(SeedsParams(color="lab")).segment(image)
+    assert not set(np.unique(labels[:, :20])) & set(np.unique(labels[:, 20:]))
+
+
+def test_the_authors_float_hsv_puts_every_hue_above_a_degree_in_the_last_bin(cv2):
+    image = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], dtype=np.uint8)  # red, green, blue
+    hsv = Seeds(SeedsParams(color="authors", equalize=False)).prepare(image)
+    assert hsv.dtype == np.float32
+    np.testing.assert_allclose(hsv[0, :, 0], [0.0, 120.0, 240.0])  # degrees, binned by OpenCV as if in [0, 1]
+    full = Seeds(SeedsParams(color="hsv", equalize=False)).prepare(image)
+    assert full.dtype == np.uint8 and list(full[0, :, 0]) == [0, 85, 171]  # hue × 256/360, rounded: 85.3, 170.7
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("num_superpixels", 9, "num_superpixels must be at least 10"),
+        ("num_levels", 1, "num_levels must be at least 2"),
+        ("prior", 6, "prior must be in 0..5"),
+        ("histogram_bins", 1, "histogram_bins must be at least 2"),
+        ("iterations", -1, "iterations must be at least 0"),
+    ],
+)
+def test_bad_seeds_parameters_are_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        SeedsParams(**{field: value})
+
+
+def test_without_opencv_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", None)  # what `import cv2` sees when OpenCV is not installed
+    with pytest.raises(
+        ComponentError,
+        match=r"^superpixel method 'seeds' needs OpenCV's contrib modules "
+        r"\(cv2\.ximgproc\): install them with  pip install 'albench\[seeds\]'$",
+    ):
+        Seeds(SeedsParams())
+
+
+def test_opencv_without_contrib_modules_gets_the_same_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cv2", types.ModuleType("cv2"))  # opencv-python: a cv2 with no ximgproc
+    with pytest.raises(ComponentError, match=r"pip install 'albench\[seeds\]'"):
+        Seeds(SeedsParams())
