@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from albench_plugins.datasets.toy import render_scene
 from albench_plugins.superpixels.seeds import Seeds, SeedsParams
+from integration import REQUIRE_ENV
 
 from albench.errors import ComponentError
 
 
 def _require_ximgproc() -> None:
-    """Skip without OpenCV's contrib modules, unless ALBENCH_REQUIRE_INTEGRATION=1 (CI), where that fails."""
+    """Skip without OpenCV's contrib modules (fail under ALBENCH_REQUIRE_INTEGRATION=1, as CI installs them).
+    (``integration.require`` would accept plain opencv-python's cv2, which has no ximgproc.)"""
     try:
         import cv2
 
@@ -23,9 +25,11 @@ def _require_ximgproc() -> None:
             return
     except ImportError:
         pass
-    message = "needs cv2.ximgproc: pip install 'albench[seeds]'"
-    if os.environ.get("ALBENCH_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(message)
+    message = (
+        "cv2.ximgproc is not installed: the seeds plugin needs OpenCV's contrib modules: pip install 'albench[seeds]'"
+    )
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message} ({REQUIRE_ENV}=1: integration tools must be installed)")
     pytest.skip(message)
 
 
