@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import types
 
@@ -110,3 +111,9 @@ def test_opencv_without_contrib_modules_gets_the_same_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", types.ModuleType("cv2"))  # opencv-python: a cv2 with no ximgproc
     with pytest.raises(ComponentError, match=r"pip install 'albench\[seeds\]'"):
         Seeds(SeedsParams())
+
+
+def test_seeds_can_be_sent_to_worker_processes(cv2):
+    # The superpixel cache computes missing entries in worker processes; it pickles the method to get it there.
+    method = pickle.loads(pickle.dumps(Seeds(SeedsParams(num_superpixels=100))))
+    assert method.params == SeedsParams(num_superpixels=100)

@@ -6,7 +6,8 @@ from conftest import TINY_CONFIG
 
 from albench.errors import ComponentError
 from albench.run.spec import resolve_run
-from albench.run.superpixel_cache import SuperpixelStore, class_histogram, relabel_contiguous
+from albench.run import superpixel_cache
+from albench.run.superpixel_cache import SuperpixelStore, _compact_labels, class_histogram, relabel_contiguous
 
 
 def test_relabel_contiguous_numbers_regions_in_raster_order():
@@ -122,3 +123,51 @@ def test_a_superpixel_method_returning_the_wrong_shape_is_named(store_parts):
     store = SuperpixelStore(tmp_path, dataset, Broken(), spec.dataset, spec.superpixels)
     with pytest.raises(ComponentError, match=r"superpixel method 'broken-sp' returned shape \(3, 3\) for image 'scene-00000' of shape \(32, 32\)"):
         list(store.ensure(["scene-00000"]))
+
+
+def test_entries_store_region_ids_in_the_narrowest_unsigned_type(store_parts):
+    store = _store(store_parts)
+    (entry,) = store.ensure(["scene-00005"])
+    with np.load(store.path("scene-00005")) as data:
+        assert data["labels"].dtype == np.uint16 and np.array_equal(data["labels"], entry.labels)
+    assert entry.labels.dtype == np.int32
+    assert _compact_labels(np.array([[0, 65535]]), 65536).dtype == np.uint16
+    assert _compact_labels(np.array([[0, 65536]]), 65537).dtype == np.uint32
+
+
+class BrokenOnScene2:
+    """A superpixel method (module level, so worker processes can unpickle it) that fails on one image."""
+
+    name = "broken-on-2"
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def segment(self, image):
+        if image.tobytes() == self.poison:
+            return np.zeros((3, 3), dtype=np.int64)
+        return self.inner.segment(image)
+
+
+def test_worker_processes_write_the_same_entries_as_one_process(store_parts, monkeypatch):
+    dataset, method, spec, tmp_path = store_parts
+    ids = [f"scene-{i:05d}" for i in range(6)]
+    serial = SuperpixelStore(tmp_path / "serial", dataset, method.inner, spec.dataset, spec.superpixels)
+    expected = list(serial.ensure(ids, workers=1))
+    monkeypatch.setattr(superpixel_cache, "WORKER_START_S", 0.0)  # start the workers however quick the work
+    parallel = SuperpixelStore(tmp_path / "parallel", dataset, method, spec.dataset, spec.superpixels)
+    got = list(parallel.ensure(ids, workers=2))
+    assert method.calls == 1  # the first image here, the other five in the workers
+    for a, b in zip(expected, got):
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.histogram, b.histogram)
+        assert np.array_equal(a.adjacency, b.adjacency)
+
+
+def test_an_error_in_a_worker_process_reaches_the_caller(store_parts, monkeypatch):
+    dataset, method, spec, tmp_path = store_parts
+    broken = BrokenOnScene2(method.inner)
+    broken.poison = dataset.load("scene-00002").image.tobytes()
+    monkeypatch.setattr(superpixel_cache, "WORKER_START_S", 0.0)
+    store = SuperpixelStore(tmp_path, dataset, broken, spec.dataset, spec.superpixels)
+    with pytest.raises(ComponentError, match=r"superpixel method 'broken-on-2' returned shape \(3, 3\) for image 'scene-00002'"):
+        list(store.ensure([f"scene-{i:05d}" for i in range(4)], workers=2))

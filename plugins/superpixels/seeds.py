@@ -83,12 +83,12 @@ class Seeds(SuperpixelMethod):
 
     def __init__(self, params: SeedsParams) -> None:
         super().__init__(params)
-        self._cv2 = _ximgproc()  # fail when the run is resolved, before any training
+        _ximgproc()  # fail when the run is resolved, before any training
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """The image SEEDS bins: equalised (one histogram over all three channels, as scikit-image's
         ``equalize_hist`` on a colour image) and converted to the ``color`` space."""
-        cv2, p = self._cv2, self.params
+        cv2, p = _ximgproc(), self.params
         if p.equalize:  # flattened, so scikit-image does not warn that this "might be a colour image"
             scaled = exposure.equalize_hist(image.reshape(-1)).reshape(image.shape)
         else:
@@ -103,7 +103,7 @@ class Seeds(SuperpixelMethod):
         p = self.params
         prepared = self.prepare(np.ascontiguousarray(image))
         height, width, channels = prepared.shape
-        seeds = self._cv2.ximgproc.createSuperpixelSEEDS(
+        seeds = _ximgproc().ximgproc.createSuperpixelSEEDS(
             width, height, channels, p.num_superpixels, p.num_levels, p.prior, p.histogram_bins, p.double_step
         )
         seeds.iterate(prepared, p.iterations)
