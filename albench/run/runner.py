@@ -37,6 +37,7 @@ from albench.results.metrics import iou_per_class, mean_iou
 from albench.results.store import environment, result_path, write_results
 from albench.run.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
+from albench.run.execution import Execution
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
@@ -129,6 +130,7 @@ class _Run:
         self.progress = progress
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
+        self.execution = Execution.of(self.protocol, self.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
         self.split = split or dataset.split(spec.seed)
@@ -148,7 +150,7 @@ class _Run:
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
         torch.manual_seed(derive_seed(self.spec.seed, "init"))
-        model = self.parts.backbone.build(self.parts.dataset.num_classes).to(self.device)
+        model = self.execution.prepare(self.parts.backbone.build(self.parts.dataset.num_classes))
         return StageModel(model, self.protocol.ema_decay)
 
     @property
@@ -186,6 +188,7 @@ class _Run:
             region_stats, pool_stats = score_pool(
                 self.eval_model, self.parts.dataset, self.store, self.split.pool, statistics,
                 batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                execution=self.execution, workers=self.protocol.num_workers,
                 description=f"round {round_index - 1}: score pool",
             )
         order = self.pool.labeled_order()
@@ -207,7 +210,8 @@ class _Run:
     def validation_miou(self, model: nn.Module) -> float:
         """mIoU on the validation split: what early stopping watches (never the reported test split)."""
         confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
-                                     device=self.device, progress=self.progress, description="validate")
+                                     device=self.device, progress=self.progress, description="validate",
+                                     execution=self.execution, workers=self.protocol.num_workers)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
     def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
@@ -223,7 +227,7 @@ class _Run:
             targets = None
             if stage.needs_previous_stage and index > 0:
                 targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
-                                        items, device=self.device, progress=self.progress,
+                                        items, device=self.device, progress=self.progress, execution=self.execution,
                                         description=f"{label}: targets from the previous stage", regions=self.regions)
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
                                  self.regions)
@@ -237,6 +241,7 @@ class _Run:
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,
                 batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
+                execution=self.execution, workers=self.protocol.num_workers,
                 description=f"{label}: evaluate",
             ))
             train_time += trained - started
