@@ -5,8 +5,8 @@ import pytest
 from conftest import TINY_CONFIG
 
 from albench.errors import ComponentError
-from albench.run.spec import resolve_run
 from albench.run import superpixel_cache
+from albench.run.spec import resolve_run
 from albench.run.superpixel_cache import SuperpixelStore, _compact_labels, class_histogram, relabel_contiguous
 
 
