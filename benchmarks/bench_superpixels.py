@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from albench_plugins.datasets.toy import render_scene
+from _synthetic import SyntheticScenes
 
-from albench.components import Dataset, Sample, Split, SuperpixelMethod
+from albench.components import Sample, SuperpixelMethod
 from albench.host.registry import load_registry
 from albench.run.spec import ComponentSpec
 from albench.run.superpixel_cache import (
@@ -54,44 +54,13 @@ class Scale:
 SCALES = {
     # benchmarks/voc.toml and cityscapes.toml's SLIC; SEEDS as the baselines' papers (~150-200 on VOC, 2,048 on
     # Cityscapes, which OpenCV rounds down to the grid that fits).
-    "voc": Scale("Pascal VOC", 513, 21, {"slic": {"n_segments": 150, "compactness": 10.0},
-                                         "seeds": {"num_superpixels": 200}}),
-    "cityscapes": Scale("Cityscapes", 769, 19, {"slic": {"n_segments": 300, "compactness": 10.0},
-                                                "seeds": {"num_superpixels": 2048}}),
+    "voc": Scale(
+        "Pascal VOC", 513, 21, {"slic": {"n_segments": 150, "compactness": 10.0}, "seeds": {"num_superpixels": 200}}
+    ),
+    "cityscapes": Scale(
+        "Cityscapes", 769, 19, {"slic": {"n_segments": 300, "compactness": 10.0}, "seeds": {"num_superpixels": 2048}}
+    ),
 }
-
-
-class SyntheticScenes(Dataset):
-    """Toy scenes at a real working size, rendered once into ``directory`` (as a decoded-image cache would hold
-    them), masks spread over ``classes`` ids; fingerprints from file stats, as the on-disk datasets'."""
-
-    name = "synthetic-scenes"
-
-    def __init__(self, directory: Path, size: int, classes: int, count: int) -> None:
-        super().__init__(None)
-        self.directory, self.size, self.count = directory, size, count
-        self.classes = tuple(f"class-{i}" for i in range(classes))
-        directory.mkdir(parents=True, exist_ok=True)
-        for index, image_id in enumerate(self.image_ids()):
-            if not (directory / f"{image_id}.npz").exists():
-                scene = render_scene(index, size, scene_seed=0)
-                mask = (scene.mask * 3 + index) % self.num_classes  # the 7 toy classes spread over every id
-                np.savez(directory / f"{image_id}.npz", image=scene.image, mask=mask)
-
-    def image_ids(self) -> list[str]:
-        return [f"scene-{i:05d}" for i in range(self.count)]
-
-    def load(self, image_id: str) -> Sample:
-        with np.load(self.directory / f"{image_id}.npz") as data:
-            return Sample(data["image"], data["mask"])
-
-    def fingerprint(self, image_id: str) -> str:
-        stat = (self.directory / f"{image_id}.npz").stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-    def split(self, seed: int) -> Split:
-        ids = tuple(self.image_ids())
-        return Split(pool=ids, val=ids[:1])
 
 
 def thread_time_ms(function: Any, repeats: int) -> float:
@@ -104,16 +73,28 @@ def thread_time_ms(function: Any, repeats: int) -> float:
     return 1000 * best
 
 
-def previous_format_entry(path: Path, labels: np.ndarray, histogram: np.ndarray, adjacency: np.ndarray,
-                          key: str, image_id: str) -> None:
+def previous_format_entry(
+    path: Path, labels: np.ndarray, histogram: np.ndarray, adjacency: np.ndarray, key: str, image_id: str
+) -> None:
     """An entry as the cache wrote it before the compact format (int32 labels, int64 histogram, no compression)."""
     with path.open("wb") as handle:
-        np.savez(handle, labels=labels.astype(np.int32), histogram=histogram.astype(np.int64), adjacency=adjacency,
-                 key=np.array(key), image_id=np.array(image_id), fingerprint=np.array("f" * 40))
+        np.savez(
+            handle,
+            labels=labels.astype(np.int32),
+            histogram=histogram.astype(np.int64),
+            adjacency=adjacency,
+            key=np.array(key),
+            image_id=np.array(image_id),
+            fingerprint=np.array("f" * 40),
+        )
 
 
-def store_for(method: SuperpixelMethod, spec: ComponentSpec, dataset: SyntheticScenes, directory: Path) -> SuperpixelStore:
-    dataset_spec = ComponentSpec("dataset", dataset.name, {"size": dataset.size, "count": dataset.count}, "1", dataset.name)
+def store_for(
+    method: SuperpixelMethod, spec: ComponentSpec, dataset: SyntheticScenes, directory: Path
+) -> SuperpixelStore:
+    dataset_spec = ComponentSpec(
+        "dataset", dataset.name, {"size": dataset.size, "count": dataset.count}, "1", dataset.name
+    )
     return SuperpixelStore(directory, dataset, method, dataset_spec, spec)
 
 
@@ -164,24 +145,30 @@ def bench(scale: Scale, method_name: str, args: argparse.Namespace, registry: An
             wall[workers] = time.perf_counter() - started
 
     seg, ent = float(np.median(segment)), float(np.median(entry))
-    print(f"\n{scale.name} {scale.size}², {method_name} {scale.params[method_name]}: "
-          f"{np.mean(regions):.0f} regions per image (median of {len(ids)} images)\n")
+    print(
+        f"\n{scale.name} {scale.size}², {method_name} {scale.params[method_name]}: "
+        f"{np.mean(regions):.0f} regions per image (median of {len(ids)} images)\n"
+    )
     print("| measurement | per image | images/s per core |")
     print("|---|---:|---:|")
     print(f"| segment (one core) | {seg:.1f} ms | {1000 / seg:.2f} |")
     print(f"| cache entry (segment + histogram + adjacency + write) | {ent:.1f} ms | {1000 / ent:.2f} |")
     for workers, seconds in wall.items():
         per_core = len(pool_ids) / seconds / workers
-        print(f"| ensure() {len(pool_ids)} images, {workers} process(es): {seconds:.1f} s wall "
-              f"| {1000 * seconds / len(pool_ids):.1f} ms | {per_core:.2f} |")
+        print(
+            f"| ensure() {len(pool_ids)} images, {workers} process(es): {seconds:.1f} s wall "
+            f"| {1000 * seconds / len(pool_ids):.1f} ms | {per_core:.2f} |"
+        )
     if len(wall) == 2:
         print(f"\nspeed-up with {args.workers} processes: {wall[1] / wall[args.workers]:.2f}×")
     print("\n| cache format | KiB per image | load ms per image |")
     print("|---|---:|---:|")
     print(f"| previous (int32, uncompressed .npz) | {np.median(old_kib):.1f} | {np.median(old_load):.3f} |")
     print(f"| compact (uint16, deflate .npz) | {np.median(compact_kib):.1f} | {np.median(compact_load):.3f} |")
-    print(f"\nsize ÷ {np.median(old_kib) / np.median(compact_kib):.1f}, "
-          f"load time × {np.median(compact_load) / np.median(old_load):.2f}")
+    print(
+        f"\nsize ÷ {np.median(old_kib) / np.median(compact_kib):.1f}, "
+        f"load time × {np.median(compact_load) / np.median(old_load):.2f}"
+    )
 
 
 def main() -> None:
@@ -192,8 +179,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="the fastest of this many passes counts")
     parser.add_argument("--pool", type=int, default=32, help="images computed by ensure() for the speed-up")
     parser.add_argument("--workers", type=int, default=default_workers(), help="processes for the speed-up")
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "albench-bench-scenes",
-                        help="where the rendered scenes are kept between runs")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "albench-bench-scenes",
+        help="where the rendered scenes are kept between runs",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     registry = load_registry(entry_points=False)
