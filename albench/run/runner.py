@@ -42,7 +42,7 @@ from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import RunSpec, open_component
-from albench.run.superpixel_cache import SuperpixelStore
+from albench.run.superpixel_cache import SuperpixelStore, image_cache_directory
 from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
 
@@ -58,6 +58,7 @@ class RunOptions:
     device: str = "cpu"
     data_root: Path | None = None
     force: bool = False
+    image_cache: bool = True  # let the dataset keep decoded images under cache_dir (Dataset.use_cache)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ class _Run:
         self.execution = Execution.of(self.protocol, self.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
+        if options.image_cache:
+            dataset.use_cache(image_cache_directory(options.cache_dir, dataset, spec.dataset))
         self.split = split or dataset.split(spec.seed)
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):

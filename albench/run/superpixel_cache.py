@@ -36,8 +36,8 @@ from albench.errors import ComponentError
 from albench.run.progress import Advance, NullProgress, Progress
 from albench.run.spec import ComponentSpec, canonical_hash
 
-__all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "default_workers", "region_adjacency",
-           "relabel_contiguous"]
+__all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "dataset_cache_key", "default_workers",
+           "image_cache_directory", "region_adjacency", "relabel_contiguous"]
 
 #: Starting the worker processes costs about this many seconds (fresh interpreters importing torch, side by
 #: side): work that would save less than this stays in the calling process.
@@ -105,6 +105,20 @@ def _safe_name(image_id: str) -> str:
     return f"{readable}-{hashlib.sha1(image_id.encode()).hexdigest()[:10]}.npz"
 
 
+def dataset_cache_key(dataset: Dataset, dataset_spec: ComponentSpec) -> dict[str, Any]:
+    """The dataset's spec without the parameters that never change an image: what a cache of its images
+    (or of anything computed from them alone) depends on."""
+    key = dataset_spec.canonical()
+    ignored = dataset.split_and_augmentation_params
+    key["params"] = {k: v for k, v in key["params"].items() if k not in ignored}
+    return key
+
+
+def image_cache_directory(cache_dir: Path, dataset: Dataset, dataset_spec: ComponentSpec) -> Path:
+    """Where ``dataset`` keeps its decoded images (:meth:`albench.Dataset.use_cache`)."""
+    return cache_dir / "images" / f"{dataset_spec.name}-{canonical_hash(dataset_cache_key(dataset, dataset_spec))}"
+
+
 class SuperpixelStore:
     """Reads and writes one (dataset, superpixel method) cache."""
 
@@ -112,10 +126,7 @@ class SuperpixelStore:
                  dataset_spec: ComponentSpec, method_spec: ComponentSpec) -> None:
         self.dataset = dataset
         self.method = method
-        dataset_key = dataset_spec.canonical()
-        ignored = dataset.split_and_augmentation_params
-        dataset_key["params"] = {k: v for k, v in dataset_key["params"].items() if k not in ignored}
-        self.key = {"dataset": dataset_key, "superpixels": method_spec.canonical()}
+        self.key = {"dataset": dataset_cache_key(dataset, dataset_spec), "superpixels": method_spec.canonical()}
         self.key_json = json.dumps(self.key, sort_keys=True)
         self.directory = cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
 
