@@ -1,5 +1,7 @@
 """Superpixels are computed once, cached on disk, and recomputed when an entry is corrupt or stale."""
 
+import pickle
+
 import numpy as np
 import pytest
 from conftest import TINY_CONFIG
@@ -171,3 +173,20 @@ def test_an_error_in_a_worker_process_reaches_the_caller(store_parts, monkeypatc
     store = SuperpixelStore(tmp_path, dataset, broken, spec.dataset, spec.superpixels)
     with pytest.raises(ComponentError, match=r"superpixel method 'broken-on-2' returned shape \(3, 3\) for image 'scene-00002'"):
         list(store.ensure([f"scene-{i:05d}" for i in range(4)], workers=2))
+
+
+def test_entries_read_once_are_served_from_memory_within_the_budget(store_parts, monkeypatch):
+    store = _store(store_parts)
+    ids = ["scene-00006", "scene-00007"]
+    first = list(store.ensure(ids))
+    for image_id in ids:
+        store.path(image_id).unlink()  # from here on, only memory has them
+    assert all(store.get(i) is entry for i, entry in zip(ids, first))
+    assert store_parts[1].calls == 2
+    monkeypatch.setattr(superpixel_cache, "MEMORY_BYTES", 0)  # a store over budget keeps nothing
+    other = _store(store_parts)
+    list(other.ensure(["scene-00008"]))
+    other.path("scene-00008").unlink()
+    other.get("scene-00008")
+    assert store_parts[1].calls == 4  # read from disk, found missing, computed again
+    assert pickle.loads(pickle.dumps(store))._memory == {}  # worker processes get the store without them
