@@ -244,12 +244,14 @@ def labeled_items(setup: Setup, ids: list[str], fraction: float, seed: int) -> l
     return items
 
 
-def measure(setup: Setup, args: argparse.Namespace, precision: str) -> list[tuple[str, float, float, str]]:
-    """(pass, albench images/s, bare images/s, unit) for one precision."""
+Pass = tuple[str, Callable[[], object], Callable[[], object], int]  # name, albench, bare, images per call
+
+
+def variant_passes(setup: Setup, args: argparse.Namespace, precision: str, channels_last: bool) -> list[Pass]:
+    """The timed passes of one variant (precision and memory order), albench beside bare."""
     device = torch.device(args.device)
-    protocol = setup.protocol.replace(precision=precision, channels_last=args.channels_last)
+    protocol = setup.protocol.replace(precision=precision, channels_last=channels_last)
     execution = Execution.of(protocol, device)
-    tick = clock(args, protocol)
     ids = list(setup.dataset.image_ids())[: args.images]
     list(setup.store.ensure(ids))  # superpixels cached before anything is timed
     torch.manual_seed(0)
@@ -307,10 +309,7 @@ def measure(setup: Setup, args: argparse.Namespace, precision: str) -> list[tupl
             workers=protocol.num_workers,
         )
 
-    sample = setup.dataset.load(ids[0])
-    entry_dir = Path(tempfile.mkdtemp())
-    entry_store = SuperpixelStore(entry_dir, setup.dataset, setup.method, *setup.specs)
-    passes = [
+    passes: list[Pass] = [
         (
             "train",
             albench_train,
@@ -325,28 +324,54 @@ def measure(setup: Setup, args: argparse.Namespace, precision: str) -> list[tupl
         ),
         ("evaluate", albench_eval, bare_infer(bare_model, images, protocol.eval_batch_size, execution, True), len(ids)),
     ]
-    if precision == args.precision[0]:
-        passes.append(
-            (
-                "superpixels (1 core)",
-                lambda: entry_store.compute(ids[0], "f"),
-                lambda: setup.method.segment(sample.image),
-                1,
-            )
+    return passes
+
+
+def measure(setup: Setup, args: argparse.Namespace) -> dict[str, list[tuple[str, float, float]]]:
+    """Per variant, (pass, albench images/s, bare images/s): every pass of every variant timed in turn, each
+    repeat going through all of them, so a busy spell of a shared machine hits them alike."""
+    device = torch.device(args.device)
+    tick = clock(args, setup.protocol)
+    variants = {variant_name(p, cl): (p, cl) for cl in layouts(args) for p in args.precision}
+    passes = {name: variant_passes(setup, args, p, cl) for name, (p, cl) in variants.items()}
+    first = next(iter(passes))
+    ids = list(setup.dataset.image_ids())[: args.images]
+    sample = setup.dataset.load(ids[0])
+    entry_store = SuperpixelStore(Path(tempfile.mkdtemp()), setup.dataset, setup.method, *setup.specs)
+    passes[first].append(
+        (
+            "superpixels (1 core)",
+            lambda: entry_store.compute(ids[0], "f"),
+            lambda: setup.method.segment(sample.image),
+            1,
         )
-    best: dict[str, list[float]] = {name: [math.inf, math.inf] for name, *_ in passes}
-    for _name, ours, bare, _ in passes:  # warm-up: allocator, kernels, numba
-        ours()
-        bare()
+    )
+    best = {(v, name): [math.inf, math.inf] for v, rows in passes.items() for name, *_ in rows}
+    for rows in passes.values():  # warm-up: allocator, kernels, numba
+        for _name, ours, bare, _ in rows:
+            ours()
+            bare()
     for _ in range(args.repeats):
-        for name, ours, bare, _ in passes:
-            if name.startswith("superpixels"):
-                best[name][0] = min(best[name][0], _thread_timed(ours))
-                best[name][1] = min(best[name][1], _thread_timed(bare))
-                continue
-            best[name][0] = min(best[name][0], timed(ours, tick, device))
-            best[name][1] = min(best[name][1], timed(bare, tick, device))
-    return [(name, count / best[name][0], count / best[name][1], "images/s") for name, _, _, count in passes]
+        for v, rows in passes.items():
+            for name, ours, bare, _ in rows:
+                if name.startswith("superpixels"):
+                    best[v, name][0] = min(best[v, name][0], _thread_timed(ours))
+                    best[v, name][1] = min(best[v, name][1], _thread_timed(bare))
+                    continue
+                best[v, name][0] = min(best[v, name][0], timed(ours, tick, device))
+                best[v, name][1] = min(best[v, name][1], timed(bare, tick, device))
+    return {
+        v: [(name, count / best[v, name][0], count / best[v, name][1]) for name, _, _, count in rows]
+        for v, rows in passes.items()
+    }
+
+
+def layouts(args: argparse.Namespace) -> list[bool]:
+    return [False, True] if args.channels_last else [False]
+
+
+def variant_name(precision: str, channels_last: bool) -> str:
+    return f"{precision}{' channels-last' if channels_last else ''}"
 
 
 def _thread_timed(function: Callable[[], object]) -> float:
@@ -355,36 +380,49 @@ def _thread_timed(function: Callable[[], object]) -> float:
     return time.thread_time() - started
 
 
-def report(setup: Setup, args: argparse.Namespace, results: dict[str, list[tuple[str, float, float, str]]]) -> None:
+def report(setup: Setup, args: argparse.Namespace, results: dict[str, list[tuple[str, float, float]]]) -> None:
     tick = "thread CPU time" if clock(args, setup.protocol) is time.thread_time else "wall time"
     print(
         f"\n{setup.name}; batch {setup.protocol.batch_size} (train), {setup.protocol.score_batch_size} (score), "
         f"{setup.protocol.eval_batch_size} (evaluate); loss {setup.protocol.loss}, EMA {setup.protocol.ema_decay}, "
-        f"{setup.protocol.num_workers} loader workers; channels_last {args.channels_last}; {tick}, fastest of "
-        f"{args.repeats}\n"
+        f"{setup.protocol.num_workers} loader workers; {args.images} images, {args.steps} training steps per pass; "
+        f"{tick}, fastest of {args.repeats} interleaved passes\n"
     )
-    print("| pass | precision | albench images/s | bare images/s | albench ÷ bare |")
+    print("| pass | variant | albench images/s | bare images/s | albench ÷ bare |")
     print("|---|---|---:|---:|---:|")
-    for precision, rows in results.items():
-        for name, ours, bare, _ in rows:
-            print(f"| {name} | {precision} | {ours:.2f} | {bare:.2f} | {ours / bare:.2f} |")
-    fp32 = {name: (ours, bare) for name, ours, bare, _ in results.get("fp32", [])}
-    if fp32:
-        worst = min(ours / bare for name, (ours, bare) in fp32.items() if not name.startswith("superpixels"))
+    for variant, rows in results.items():
+        for name, ours, bare in rows:
+            print(f"| {name} | {variant} | {ours:.2f} | {bare:.2f} | {ours / bare:.2f} |")
+    rate = {(v, name): ours for v, rows in results.items() for name, ours, _ in rows}
+    if "fp32" in results:
+        worst = min(ours / bare for name, ours, bare in results["fp32"] if not name.startswith("superpixels"))
         verdict = "met" if worst >= 0.9 else "NOT met"
         print(f"\nfp32: albench at ≥ {worst:.2f}× the bare loops' throughput (goal ≥ 0.90×): {verdict}")
-    if "fp32" in results and "bf16" in results:
-        train = {p: next(r for r in rows if r[0] == "train") for p, rows in results.items()}
-        print(f"bf16 ÷ fp32 training throughput: {train['bf16'][1] / train['fp32'][1]:.2f}× (goal on a GPU ≥ 1.8×)")
+    for layout in ("", " channels-last"):
+        if f"fp32{layout}" in results and f"bf16{layout}" in results:
+            print(
+                f"bf16{layout} ÷ fp32{layout}, albench: train {rate[f'bf16{layout}', 'train'] / rate[f'fp32{layout}', 'train']:.2f}×, "
+                f"score pool {rate[f'bf16{layout}', 'score pool'] / rate[f'fp32{layout}', 'score pool']:.2f}×, "
+                f"evaluate {rate[f'bf16{layout}', 'evaluate'] / rate[f'fp32{layout}', 'evaluate']:.2f}× "
+                "(goal on a GPU: train ≥ 1.8×)"
+            )
+    for precision in args.precision:
+        if f"{precision} channels-last" in results:
+            cl, plain = f"{precision} channels-last", precision
+            print(
+                f"channels-last ÷ contiguous, {precision}, albench: train {rate[cl, 'train'] / rate[plain, 'train']:.2f}×, "
+                f"score pool {rate[cl, 'score pool'] / rate[plain, 'score pool']:.2f}×, "
+                f"evaluate {rate[cl, 'evaluate'] / rate[plain, 'evaluate']:.2f}×"
+            )
 
 
-def project(setup: Setup, args: argparse.Namespace, rows: list[tuple[str, float, float, str]]) -> None:
+def project(setup: Setup, args: argparse.Namespace, rows: list[tuple[str, float, float]], variant: str) -> None:
     """Hours per seed for each paper protocol from the measured rates, scaled by pixels per image."""
-    rates = {name: ours for name, ours, _, _ in rows}
+    rates = {name: ours for name, ours, _ in rows}
     measured_pixels = setup.dataset.load(setup.dataset.image_ids()[0]).image.shape[0] ** 2
     cores = default_workers()
     print(
-        f"\nProjection from these rates ({args.device}, {precision_of(args)}), scaled by pixels per image; training "
+        f"\nProjection from these rates ({args.device}, {variant}), scaled by pixels per image; training "
         "steps at each protocol's cap (early stopping usually ends a round sooner), a validation pass every "
         "eval_every steps, the pool scored before rounds 1-5, the test set evaluated every round, superpixels "
         f"once on {cores} cores:\n"
@@ -412,8 +450,38 @@ def project(setup: Setup, args: argparse.Namespace, rows: list[tuple[str, float,
         )
 
 
-def precision_of(args: argparse.Namespace) -> str:
-    return str(args.precision[0])
+# --- which layers autocast keeps in float32 -------------------------------------------------------------------------
+
+
+def autocast_report(setup: Setup, args: argparse.Namespace) -> None:
+    """Run one training step under bf16 autocast and list, per layer type, the dtype of its outputs: the layers
+    autocast keeps in float32 (its float32 list, or ops without a bf16 kernel) show as float32."""
+    device = torch.device(args.device)
+    execution = Execution(device, "bf16", args.channels_last)
+    model = execution.prepare(setup.build()).train()
+    seen: dict[str, set[str]] = {}
+
+    def hook(module: nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor) and output.is_floating_point():
+            seen.setdefault(type(module).__name__, set()).add(str(output.dtype).removeprefix("torch."))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    image = torch.from_numpy(setup.dataset.load(setup.dataset.image_ids()[0]).image)[None].repeat(2, 1, 1, 1)
+    with execution.autocast():
+        logits = model(execution.images(image))
+    target = torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.int64, device=device)
+    dense_loss(logits.float(), target, setup.dataset.ignore_index, focal_gamma=2.0).backward()  # type: ignore[no-untyped-call]
+    for handle in handles:
+        handle.remove()
+    print(
+        f"\nbf16 autocast on {args.device}, {setup.name}: output dtype per layer type (forward of one training "
+        "step, deterministic algorithms on; the backward ran without a nondeterminism error)\n"
+    )
+    print("| layer | output dtype |")
+    print("|---|---|")
+    for name in sorted(seen):
+        print(f"| {name} | {', '.join(sorted(seen[name]))} |")
+    print(f"| (logits) | {str(logits.dtype).removeprefix('torch.')} |")
 
 
 # --- peak memory of a Cityscapes-size pool -----------------------------------------------------------------------
@@ -463,7 +531,7 @@ class Grid(SuperpixelMethod):
 
 
 def memory_worker(
-    images: int, size: int, regions: int, device_name: str, model_name: str, batch: int
+    images: int, size: int, regions: int, device_name: str, model_name: str, batch: int, precision: str
 ) -> dict[str, Any]:
     """Score a pool in this (fresh) process; report peak host and device memory."""
     torch.set_num_threads(default_workers())
@@ -484,7 +552,7 @@ def memory_worker(
             model = registry.create("backbone", model_name, {"weights": "none"}).instance.build(19)
         model = model.to(device).eval()
         statistics = registry.create("strategy", "oreal", {}).instance.statistics(19)
-        execution = Execution(device)
+        execution = Execution(device, precision)  # type: ignore[arg-type]
         from albench.run.pool import Pool
 
         pool = Pool.build(store, tuple(dataset.image_ids()))
@@ -530,12 +598,14 @@ def measure_memory(args: argparse.Namespace) -> None:
             args.device,
             "--memory-model",
             model,
+            "--precision",
+            args.precision[0],
         ]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         runs.append(json.loads(output.strip().splitlines()[-1]))
     print(
         f"\nPeak memory scoring a pool of 769² images, 19 classes, ~300 grid superpixels, OREAL's statistic, "
-        f"model {model}, batch 8, {args.device} (each pool in a fresh process):\n"
+        f"model {model}, batch 8, {args.precision[0]}, {args.device} (each pool in a fresh process):\n"
     )
     print("| pool | regions | peak host RSS (MiB) | of which region results (MiB) | peak device (MiB) | s |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -568,7 +638,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None, help="working size (reduced mode); default: the protocol's")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32"])
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--channels-last", action="store_true", help="also time each precision in channels-last order")
     parser.add_argument("--threads", type=int, default=default_workers(), help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: the protocol's)")
     parser.add_argument("--images", type=int, default=32, help="pool images scored and evaluated (and trained on)")
@@ -577,12 +647,17 @@ def main() -> None:
     parser.add_argument("--project", action="store_true", help="hours per seed for each paper protocol")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "albench-bench-scenes")
     parser.add_argument("--memory", action="store_true", help="peak memory of a Cityscapes-size pool")
+    parser.add_argument("--autocast-report", action="store_true", help="which layers bf16 autocast keeps in float32")
     parser.add_argument("--memory-images", type=int, default=2975)
     parser.add_argument("--memory-model", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-worker", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker is not None:
-        print(json.dumps(memory_worker(args.memory_worker, 769, 300, args.device, args.memory_model, 8)))
+        print(
+            json.dumps(
+                memory_worker(args.memory_worker, 769, 300, args.device, args.memory_model, 8, args.precision[0])
+            )
+        )
         return
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -594,10 +669,14 @@ def main() -> None:
         return
     with scratch() as root:
         setup = make_setup(args, root)
-        results = {precision: measure(setup, args, precision) for precision in args.precision}
+        if args.autocast_report:
+            autocast_report(setup, args)
+            return
+        results = measure(setup, args)
         report(setup, args, results)
-        if args.project:
-            project(setup, args, results[args.precision[0]])
+        if args.project and args.protocol != "default":
+            for variant, rows in results.items():
+                project(setup, args, rows + results[next(iter(results))][-1:], variant)
 
 
 if __name__ == "__main__":

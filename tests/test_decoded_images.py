@@ -13,7 +13,9 @@ from albench_plugins.datasets.pascal_voc import PascalVoc, PascalVocParams
 from conftest import TINY_CONFIG
 from dataset_fixtures import write_voc
 from test_runner import _values
+from typer.testing import CliRunner
 
+from albench.cli import app
 from albench.host.registry import load_registry
 from albench.run.protocol import BenchmarkConfig, ComponentChoice
 from albench.run.runner import RunOptions, execute_run
@@ -104,3 +106,40 @@ def test_a_run_with_the_image_cache_equals_one_without(voc_root, tmp_path):
     )
     assert not (tmp_path / "cb" / "images").exists()
     assert _values(cached.table) == _values(plain.table)
+
+
+def test_the_command_line_can_turn_the_image_cache_off(voc_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALBENCH_LOAD_PLUGINS", "")
+    settings = [
+        "protocol.steps=1",
+        "protocol.batch_size=2",
+        "protocol.threads=1",
+        "backbone.width=8",
+        "superpixels.n_segments=16",
+        "dataset.image_size=20",
+    ]
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "pascal-voc",
+            "--data-root",
+            str(voc_root),
+            "-s",
+            "random",
+            "--rounds",
+            "1",
+            "--budget",
+            "4",
+            "-r",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-image-cache",
+            *[x for s in settings for x in ("--set", s)],
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "r").glob("*.parquet"))
+    assert (tmp_path / "c" / "superpixels").is_dir() and not (tmp_path / "c" / "images").exists()

@@ -161,6 +161,7 @@ def run(
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N, mps.")] = "cpu",
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when any plugin failed to load, used or not.")] = False,
+    image_cache: Annotated[bool, typer.Option("--image-cache/--no-image-cache", help="Keep on-disk datasets' images decoded in the cache directory.")] = True,
 ) -> None:
     """Run strategies on a protocol (the embedded toy benchmark by default) and write Parquet results."""
     with handle_errors():
@@ -187,6 +188,7 @@ def run(
             device=device,
             data_root=data_root,
             force=force,
+            image_cache=image_cache,
         )
         failures = 0
         for index, spec in enumerate(specs, start=1):
