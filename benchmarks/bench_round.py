@@ -56,6 +56,7 @@ from albench_plugins.datasets._transforms import zoom_crop_flip
 from torch import nn
 
 from albench.components import Dataset, Sample, Split, SuperpixelMethod
+from albench.engine.scoring import ScoreAccumulator
 from albench.host.registry import Registry, load_registry
 from albench.losses import dense_loss
 from albench.run.evaluation import confusion_matrix
@@ -360,6 +361,12 @@ def measure(setup: Setup, args: argparse.Namespace) -> dict[str, list[tuple[str,
                     continue
                 best[v, name][0] = min(best[v, name][0], timed(ours, tick, device))
                 best[v, name][1] = min(best[v, name][1], timed(bare, tick, device))
+    share = scoring_share(passes[first])
+    print(
+        f"per-superpixel scoring (ScoreAccumulator.add): {100 * share:.1f}% of the {first} score-pool pass's "
+        f"thread CPU time; scoring a batch's images in {default_workers()} threads could save at most "
+        f"{100 * share * (1 - 1 / default_workers()):.1f}% of that pass"
+    )
     return {
         v: [(name, count / best[v, name][0], count / best[v, name][1]) for name, _, _, count in rows]
         for v, rows in passes.items()
@@ -372,6 +379,38 @@ def layouts(args: argparse.Namespace) -> list[bool]:
 
 def variant_name(precision: str, channels_last: bool) -> str:
     return f"{precision}{' channels-last' if channels_last else ''}"
+
+
+class ScoringClock:
+    """Thread CPU time spent in ``ScoreAccumulator.add`` (the per-superpixel reduction) while installed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._original = ScoreAccumulator.add
+
+    def __enter__(self) -> ScoringClock:
+        original, clock = self._original, self
+
+        def add(accumulator: ScoreAccumulator, *args: Any) -> None:
+            started = time.thread_time()
+            original(accumulator, *args)
+            clock.seconds += time.thread_time() - started
+
+        ScoreAccumulator.add = add  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ScoreAccumulator.add = self._original  # type: ignore[method-assign]
+
+
+def scoring_share(passes: list[Pass]) -> float:
+    """The share of the albench score-pool pass's thread CPU time spent reducing per superpixel."""
+    ours = next(p[1] for p in passes if p[0] == "score pool")
+    with ScoringClock() as clock:
+        started = time.thread_time()
+        ours()
+        total = time.thread_time() - started
+    return clock.seconds / total
 
 
 def _thread_timed(function: Callable[[], object]) -> float:
