@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 import types
@@ -11,32 +10,16 @@ import numpy as np
 import pytest
 from albench_plugins.datasets.toy import render_scene
 from albench_plugins.superpixels.seeds import Seeds, SeedsParams
-from integration import REQUIRE_ENV
+from integration import require_attribute
 
 from albench.errors import ComponentError
 
-
-def _require_ximgproc() -> None:
-    """Skip without OpenCV's contrib modules (fail under ALBENCH_REQUIRE_INTEGRATION=1, as CI installs them).
-    (``integration.require`` would accept plain opencv-python's cv2, which has no ximgproc.)"""
-    try:
-        import cv2
-
-        if hasattr(cv2, "ximgproc"):
-            return
-    except ImportError:
-        pass
-    message = (
-        "cv2.ximgproc is not installed: the seeds plugin needs OpenCV's contrib modules: pip install 'albench[seeds]'"
-    )
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{message} ({REQUIRE_ENV}=1: integration tools must be installed)")
-    pytest.skip(message)
+SEEDS_EXTRA = "the seeds plugin needs OpenCV's contrib modules: pip install 'albench[seeds]'"
 
 
 @pytest.fixture
 def cv2():
-    _require_ximgproc()
+    require_attribute("cv2", "ximgproc", SEEDS_EXTRA)
     import cv2
 
     threads = cv2.getNumThreads()
