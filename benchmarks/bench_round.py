@@ -278,7 +278,6 @@ def variant_passes(setup: Setup, args: argparse.Namespace, precision: str, chann
             data,
             train_protocol,
             seed=7,
-            round_index=1,
             device=device,
             progress=NullProgress(),
             description="train",

@@ -98,7 +98,6 @@ def trained_weights(args: argparse.Namespace, config: BenchmarkConfig, root: Pat
         data,
         spec.protocol,
         seed=round_seed(0, 0, 0),
-        round_index=0,
         device=device,
         progress=NullProgress(),
         description="train",
