@@ -13,6 +13,7 @@ from albench.components import (
     Backbone,
     Dataset,
     DenseStage,
+    Executor,
     LabelingScheme,
     RegionLabels,
     Sample,
@@ -21,6 +22,8 @@ from albench.components import (
     Split,
     Strategy,
     SuperpixelMethod,
+    Task,
+    TaskEnded,
     TrainingStage,
     dominant_classes,
     holdout_split,
@@ -31,7 +34,14 @@ from albench.hookspecs import Register, hookimpl
 from albench.losses import dense_loss, merged_positive_loss, prototypical_pixel_loss
 from albench.params import NoParams
 from albench.selection import allocate_items, items_per_class, spend_in_score_order, take_within_budget, top_k
-from albench.statistics import Aggregation, PixelScore, PoolStatistic, RegionAggregation, RegionStatistic
+from albench.statistics import (
+    Aggregation,
+    PercentileMethod,
+    PixelScore,
+    PoolStatistic,
+    RegionAggregation,
+    RegionStatistic,
+)
 
 __version__ = "0.1.0"
 
@@ -43,9 +53,11 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "DenseStage",
+    "Executor",
     "LabelingScheme",
     "NoParams",
     "ParameterError",
+    "PercentileMethod",
     "PixelScore",
     "PoolStatistic",
     "ProtocolError",
@@ -61,11 +73,13 @@ __all__ = [
     "Split",
     "Strategy",
     "SuperpixelMethod",
+    "Task",
+    "TaskEnded",
     "TrainingStage",
     "__version__",
     "allocate_items",
-    "derive_seed",
     "dense_loss",
+    "derive_seed",
     "dominant_classes",
     "holdout_split",
     "hookimpl",

@@ -32,16 +32,7 @@ from typing import Any, Literal, Union
 
 from albench.errors import ParameterError
 
-__all__ = [
-    "NoParams",
-    "ParamInfo",
-    "check_params_class",
-    "coerce_value",
-    "describe_params",
-    "describe_type",
-    "params_to_dict",
-    "resolve_params",
-]
+__all__ = ["NoParams", "ParamInfo", "added", "check_params_class", "coerce_value", "describe_params", "describe_type", "identity_params", "params_to_dict", "resolve_params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,3 +217,21 @@ def describe_params(params_cls: type) -> list[ParamInfo]:
         ParamInfo(f.name, describe_type(hints[f.name]), defaults[f.name], docs.get(f.name, ""))
         for f in dataclasses.fields(params_cls)
     ]
+
+
+def added(default: Any, since: str) -> Any:
+    """Declare a parameter added after runs were recorded without it: ``x: int = added(0, since="0.2")``.
+
+    While it keeps ``default`` (which must leave the numbers as they were), it is left out of run ids and
+    protocol hashes, so results from before the parameter existed keep their ids and group with new ones.
+    """
+    return dataclasses.field(default=default, metadata={"added": since})
+
+
+def identity_params(params: Any) -> dict[str, Any]:
+    """:func:`params_to_dict` without the :func:`added` parameters that hold their default: what is hashed."""
+    values = params_to_dict(params)
+    for field in dataclasses.fields(params):
+        if "added" in field.metadata and getattr(params, field.name) == field.default:
+            del values[field.name]
+    return values

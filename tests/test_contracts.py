@@ -25,6 +25,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "superpixels": testing.check_superpixel_method,
     "labeling": testing.check_labeling_scheme,
     "strategy": testing.check_strategy,
+    "executor": testing.check_executor,
 }
 
 
@@ -83,6 +84,9 @@ FAST: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset", "cityscapes"): {"params": {"image_size": 40}},
     ("dataset", "endovis2018"): {"params": {"image_size": 40}},
     ("dataset", "folder"): {"params": {"image_size": 40}},
+    # these need a cluster (or start one): checked without running tasks; tests/test_sweep_integration.py runs them
+    ("executor", "slurm"): {"run_tasks": False},
+    ("executor", "ray"): {"run_tasks": False},
     ("dataset", "images"): {"params": {"image_size": 40, "classes": "../classes.txt", "masks": "../masks"}},
 }
 

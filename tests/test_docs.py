@@ -26,6 +26,7 @@ CHECKS = {
     "superpixels": testing.check_superpixel_method,
     "labeling": testing.check_labeling_scheme,
     "strategy": testing.check_strategy,
+    "executor": testing.check_executor,
 }
 HOOKS = sorted(
     name for name, value in vars(hookspecs).items() if inspect.isfunction(value) and hasattr(value, "albench_spec")

@@ -172,7 +172,7 @@ def test_the_example_runs_under_weak_labels_and_ranks_in_the_leaderboard(site, t
     board = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "json"])
     assert board.exit_code == 0, board.output
     labels = {record["strategy"] for record in json.loads(board.stdout)["records"]}
-    assert "entropy-per-click" in labels and "random" in labels
+    assert "entropy-per-click (mean)" in labels and "random" in labels  # one table: aggregation in the label
 
 
 def test_strict_makes_a_broken_plugin_fatal_before_anything_runs(site, tmp_path, tiny_protocol_file):

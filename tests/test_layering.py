@@ -1,6 +1,6 @@
 """The core's layout shows its pipeline: imports go only downward.
 
-cli → loop → run → engine / host / results → the top level (base classes and the plugin toolkit). results never
+cli → loop / sweep → run → engine / host / results → the top level (base classes and the plugin toolkit). results never
 imports run, engine or host; engine and host never import run; the top level imports none of the subpackages,
 except the contract kit (:mod:`albench.testing`), which drives components the way a run would. Imports
 needed for type annotations only (under ``if TYPE_CHECKING:``) are not counted.
@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "albench"
-LAYERS = ("cli", "loop", "run", "engine", "host", "results")
+LAYERS = ("cli", "loop", "sweep", "run", "engine", "host", "results")
 
 # part → the parts it may import (besides the top level, which every part may import)
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"loop", "run", "engine", "host", "results"},
+    "cli": {"loop", "sweep", "run", "engine", "host", "results"},
     "loop": {"run", "engine", "host", "results"},  # the annotation loop drives the runner's rounds
+    "sweep": {"run", "engine", "host", "results"},  # a sweep hands runs to executors
     "run": {"engine", "host", "results"},
     "engine": set(),
     "host": set(),

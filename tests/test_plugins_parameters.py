@@ -86,7 +86,13 @@ def test_plugins_json_lists_each_parameter_with_type_default_and_doc():
         "default": "max",
         "doc": "max (the paper), mean or p95 (ablations).",
     }
-    assert [p["name"] for p in oreal["parameters"]] == ["aggregation", "score", "background_oversampling", "tie_order"]
+    assert [p["name"] for p in oreal["parameters"]] == [
+        "aggregation",
+        "score",
+        "background_oversampling",
+        "tie_order",
+        "percentile_method",
+    ]
 
 
 def test_plugins_table_prints_one_unwrapped_line_per_parameter():

@@ -73,8 +73,9 @@ def test_a_results_file_written_before_a_column_existed_reads_with_nulls(tmp_pat
     table = pa.Table.from_pylist([{k: row[k] for k in early} for row in rows],
                                  schema=pa.schema([SCHEMA.field(name) for name in early]))
     pq.write_table(table, tmp_path / "r.parquet")
-    read = read_results(tmp_path)
-    assert read.schema.names == SCHEMA.names
+    contents = read_results(tmp_path)
+    read = contents.table
+    assert read.schema.names == SCHEMA.names and not contents.set_aside
     assert read.column("label_quality").to_pylist() == [None, None]
     (run,) = load_runs(tmp_path).runs
     assert run.complete and run.aualc() == pytest.approx(0.375)

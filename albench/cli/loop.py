@@ -11,6 +11,7 @@ import numpy as np
 import typer
 from PIL import Image
 from rich.table import Table
+from rich.text import Text
 
 from albench.cli._common import RichProgress, err, handle_errors, out
 from albench.errors import AlbenchError
@@ -129,7 +130,7 @@ def import_(
         classes = _classes(workspace)
         outcome = import_answers(workspace, export, classes, multiple=config.labeling.name == "weak")
         for problem in outcome.problems:
-            err.print(f"[yellow]problem:[/] {problem}", highlight=False)
+            err.print(Text("problem: ", style="yellow") + Text(problem))
         out.print(
             f"{export}: {len(outcome.recorded)} answers recorded, {outcome.duplicates} already recorded, "
             f"{outcome.unanswered} tasks not answered yet, {len(outcome.problems)} problems"

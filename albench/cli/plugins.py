@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from albench.cli._common import FormatOption, OutputFormat, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.components import KINDS
 from albench.errors import UnknownComponentError
 from albench.host.registry import Registration, Registry, load_registry
@@ -125,11 +127,11 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
             raise typer.BadParameter("plugins supports --format table, json or markdown", param_hint="--format")
         table = Table(title="albench components", title_justify="left")
         for column in ("kind", "name", "version", "plugin", "distribution"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column)
         for c in components:
             dist = f"{c['distribution']} {c['distribution_version']}".strip()
             table.add_row(c["kind"], c["name"], c["version"], c["plugin"], dist)
-        out.print(table)
+        print_table(out, table)
         # One line per parameter, never wrapped, so `albench plugins | grep` finds a component's parameters.
         with_parameters = [c for c in components if c["parameters"]]
         if with_parameters:
@@ -141,14 +143,17 @@ def plugins(names: NamesArgument = None, kind: KindOption = None, format: Format
                 out.print(f"  {p['name']}: {p['type']} = {_shown(p['default'])}{doc}", highlight=False, markup=False)
         if duplicates:
             dup_table = Table(
-                title="[red]duplicate names (unusable until one plugin is removed)[/]", title_justify="left"
+                title=Text("duplicate names (unusable until one plugin is removed)", style="red"), title_justify="left"
             )
             for column in ("kind", "name", "registered by"):
                 dup_table.add_column(column)
             for d in duplicates:
                 dup_table.add_row(d["kind"], d["name"], d["plugins"])
-            out.print(dup_table)
+            print_table(out, dup_table)
         if broken:
-            err.print(f"[red]{len(broken)} plugin(s) failed to load[/]; commands that do not need them still work:")
+            err.print(
+                Text(f"{len(broken)} plugin(s) failed to load", style="red")
+                + Text("; commands that do not need them still work:")
+            )
             for b in broken:
                 err.print(f"  {b['summary']}", highlight=False, markup=False)

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import RichProgress, default_cache_dir, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.cli.run import parse_settings
 from albench.errors import DatasetError, ParameterError
 from albench.host.registry import load_registry
@@ -153,5 +154,5 @@ def stats(
             typer.echo(json.dumps(result, indent=2))
             return
         for table in render_tables(result):
-            out.print(table)
+            print_table(out, table)
         err.print(f"superpixel cache: {store.directory}")

@@ -2,6 +2,7 @@
 
 from albench.components.backbone import Backbone
 from albench.components.dataset import Dataset, Sample, Split, holdout_split
+from albench.components.executor import Executor, Task, TaskEnded
 from albench.components.kinds import KINDS, RUN_KINDS, Kind
 from albench.components.labeling import DenseStage, LabelingScheme, RegionLabels, TrainingStage, dominant_classes
 from albench.components.strategy import ScoredStrategy, SelectionContext, Strategy
@@ -14,6 +15,7 @@ __all__ = [
     "Dataset",
     "DenseStage",
     "Kind",
+    "Executor",
     "LabelingScheme",
     "RegionLabels",
     "Sample",
@@ -22,6 +24,8 @@ __all__ = [
     "Split",
     "Strategy",
     "SuperpixelMethod",
+    "Task",
+    "TaskEnded",
     "TrainingStage",
     "dominant_classes",
     "holdout_split",

@@ -79,7 +79,7 @@ class Strategy(ABC):
     """Base class of query-strategy plugins.
 
     :meth:`statistics` declares what the scoring engine computes over the pool (nothing for strategies
-    that need no model, such as random); :meth:`select` returns region ids in the order the strategy
+    that need no model, such as random; :meth:`second_pass` what needs the pool statistics first); :meth:`select` returns region ids in the order the strategy
     wants them annotated. The runner rejects duplicates, already-labeled regions and selections whose
     cost exceeds the budget (see :func:`albench.selection.take_within_budget`).
 
@@ -100,6 +100,15 @@ class Strategy(ABC):
 
     def statistics(self, num_classes: int) -> Sequence[RegionStatistic | PoolStatistic]:
         """What the engine must compute for :meth:`select`; empty when no model pass is needed."""
+        return ()
+
+    def second_pass(self, num_classes: int, pool_stats: Mapping[str, np.ndarray]) -> Sequence[RegionStatistic]:
+        """Region statistics whose pixel scores depend on the first pass's pool statistics, computed in a
+        second pass over the pool (the runner merges them into ``region_stats``); empty by default.
+
+        Only for what one pass cannot give exactly, such as a percentile of pool-weighted pixel scores: a
+        second pass runs the model over the pool again.
+        """
         return ()
 
     @abstractmethod

@@ -24,7 +24,7 @@ from albench.host.registry import Registry
 from albench.loop.answers import LabelBook, read_answers
 from albench.loop.workspace import Selection, Workspace, now
 from albench.results.metrics import iou_per_class, mean_iou
-from albench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from albench.run.checkpoint import Checkpoint, DamagedCheckpoint, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
 from albench.run.progress import NullProgress, Progress
 from albench.run.runner import RunOptions, _distributions, _instantiate, _Run
@@ -91,7 +91,10 @@ class LoopSession:
         self.book = LabelBook(read_answers(workspace.labels_path))
         self._apply_answers()
         self.rows: list[dict[str, Any]] = []
-        saved = load_checkpoint(workspace.model_path, self.model_key)
+        try:
+            saved = load_checkpoint(workspace.model_path, self.model_key)
+        except DamagedCheckpoint:  # unreadable, or fails its checksum: the same advice as another protocol's
+            saved = None
         if saved is None and workspace.model_path.exists():
             raise AlbenchError(
                 f"{workspace.model_path} was trained with another protocol or is unreadable; restore "

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from albench.components import RUN_KINDS
-from albench.errors import ParameterError, ProtocolError
+from albench.errors import ParameterError, ProtocolError, os_error_message
 from albench.params import resolve_params
 
 __all__ = [
@@ -72,7 +72,8 @@ class Protocol:
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
-    threads: int = 2
+    # CPU threads: they change a CPU run's numbers (reduction order) but not a GPU run's, so only CPU runs hash them.
+    threads: int = field(default=2, metadata={"hashed_on": "cpu"})
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"
@@ -154,10 +155,20 @@ def find_protocol_file(value: str | Path) -> Path:
 def load_protocol_file(value: str | Path) -> BenchmarkConfig:
     """Read and check a protocol file (a path, or a bundled protocol's name); errors name the file and field."""
     path = find_protocol_file(value)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.toml"))[:5]
+        hint = f", e.g. {path / inside[0]} (it holds {', '.join(inside)})" if inside else ""
+        raise ProtocolError(f"protocol file {path} is a directory; pass the TOML file itself{hint}")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ProtocolError(f"protocol file {path} does not exist") from None
+    except OSError as error:
+        raise ProtocolError(os_error_message(error, action="read protocol file", path=path)) from None
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ProtocolError(f"protocol file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
+                            f"{line}); save it as UTF-8, as TOML requires") from None
     except tomllib.TOMLDecodeError as error:
         raise ProtocolError(f"protocol file {path} is not valid TOML: {error}") from None
     for key in data:

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch import nn
 
@@ -31,13 +30,22 @@ from albench.components import (
     SuperpixelMethod,
 )
 from albench.determinism import configure_determinism, derive_seed, numpy_generator
-from albench.errors import AlbenchError, DatasetError, ProtocolError
+from albench.errors import AlbenchError, DatasetError, ProtocolError, StorageError
 from albench.host.registry import Registry
+from albench.results import files
 from albench.results.metrics import iou_per_class, mean_iou
-from albench.results.store import environment, result_path, write_results
-from albench.run.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from albench.results.store import (
+    SetAside,
+    environment,
+    quarantine,
+    read_run_file,
+    result_path,
+    write_results,
+)
+from albench.run.checkpoint import Checkpoint, DamagedCheckpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
 from albench.run.execution import Execution
+from albench.run.guards import check_batch_fits, check_labels
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
@@ -131,6 +139,9 @@ class _Run:
         self.progress = progress
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
+        if self.device.type != spec.device:
+            raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
+                               f"on {options.device!r}; resolve it with the same --device")
         self.execution = Execution.of(self.protocol, self.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
@@ -140,8 +151,11 @@ class _Run:
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+        self._check_memory()
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
+        if regions is None:  # an annotation loop's pool has no masks: its labels come from a person
+            check_labels(self.pool.dominant_confusion, spec.dataset.name, "pool", self.split.pool, dataset.ignore_index)
         if not parts.strategy.labels_whole_pool:
             _check_budget(spec, self.pool, parts.labeling.unit_cost)
         self.graph = self.pool.graph(self.store)
@@ -149,6 +163,16 @@ class _Run:
         self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
         self.distributions = distributions
+
+    def _check_memory(self) -> None:
+        """Fail before the superpixels are computed when a training batch cannot fit in memory. The model is
+        a throwaway built under a forked generator: the run's own models and random draws are untouched."""
+        dataset = self.parts.dataset
+        height, width = dataset.load(self.split.pool[0]).image.shape[:2]
+        with torch.random.fork_rng(devices=[]):
+            model = self.parts.backbone.build(dataset.num_classes)
+        check_batch_fits(model, self.protocol.batch_size, height, width, dataset.num_classes, self.device,
+                         self.spec.backbone.name)
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -194,6 +218,16 @@ class _Run:
                 execution=self.execution, workers=self.protocol.num_workers,
                 description=f"round {round_index - 1}: score pool",
             )
+            # Statistics that need the first pass's pool statistics (PixelBal's exact p95): a second pass.
+            second_pass = strategy.second_pass(self.parts.dataset.num_classes, pool_stats)
+            if second_pass:
+                more, _ = score_pool(
+                    self.eval_model, self.parts.dataset, self.store, self.split.pool, second_pass,
+                    batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                    execution=self.execution, workers=self.protocol.num_workers,
+                    description=f"round {round_index - 1}: score pool, second pass",
+                )
+                region_stats = {**region_stats, **more}
         order = self.pool.labeled_order()
         context = SelectionContext(
             round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
@@ -215,6 +249,7 @@ class _Run:
         confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
                                      device=self.device, progress=self.progress, description="validate",
                                      execution=self.execution, workers=self.protocol.num_workers)
+        check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
     def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
@@ -247,6 +282,8 @@ class _Run:
                 execution=self.execution, workers=self.protocol.num_workers,
                 description=f"{label}: evaluate",
             ))
+            check_labels(confusions[-1], self.spec.dataset.name, "evaluation", self.split.evaluation,
+                         self.parts.dataset.ignore_index)
             train_time += trained - started
             eval_time += time.perf_counter() - trained
         return confusions, train_time, eval_time
@@ -284,25 +321,44 @@ class _Run:
         return Checkpoint(self.spec.canonical(), rows, [m.state() for m in self.models])
 
 
+def _resume_point(partial: Path, spec: RunSpec, results_dir: Path, progress: Progress) -> Checkpoint | None:
+    """The run's checkpoint, if it has a sound one; a damaged one is moved to the quarantine."""
+    try:
+        saved = load_checkpoint(partial, spec.canonical())
+    except DamagedCheckpoint as damaged:
+        reason = f"checkpoint {damaged.reason}"
+        progress.log(f"{SetAside(partial, reason, quarantined=quarantine(partial, results_dir, reason)).note()}; "
+                     f"starting the run over")
+        return None
+    if saved is None and partial.exists():
+        progress.log(f"checkpoint {partial} belongs to another spec; starting the run over")
+    return saved
+
+
 def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress: Progress | None = None) -> RunOutcome:
     """Run ``spec`` to completion, resuming a saved checkpoint; skip it if its results exist (unless forced).
 
-    A run that fails on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that
-    crashes or is killed keeps its checkpoint, and rerunning resumes after the last completed round.
+    A results file that fails its check is moved to the quarantine and the run done again. A run that fails
+    on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that crashes, is
+    killed or cannot write (a :class:`StorageError`) keeps its checkpoint, and rerunning resumes after the
+    last completed round.
     """
     progress = progress or NullProgress()
-    path = result_path(options.results_dir, spec.run_id)
+    results_dir = options.results_dir
+    path = result_path(results_dir, spec.run_id)
     if path.exists() and not options.force:
-        return RunOutcome(spec, path, "skipped", pq.read_table(path))
-    partial = checkpoint_path(options.results_dir, spec.run_id)
+        table, aside = read_run_file(path, results_dir)
+        if table is not None:
+            return RunOutcome(spec, path, "skipped", table)
+        progress.log(f"{aside.note() if aside else path}; running it again")
+    files.ensure_writable(results_dir)
+    partial = checkpoint_path(results_dir, spec.run_id)
     if options.force:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
     try:
         run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
                    distributions=_distributions(registry, spec))
-        saved = load_checkpoint(partial, spec.canonical())
-        if saved is None and partial.exists():
-            progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")
+        saved = _resume_point(partial, spec, results_dir, progress)
         rows = run.restore(saved) if saved is not None else []
         if rows:
             progress.log(f"resuming run {spec.run_id} after round {len(rows) - 1}")
@@ -320,10 +376,16 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
                 f"{rows[-1]['labeled_regions']} regions labeled"
             )
+    except StorageError:
+        raise  # the disk, not the input: keep the checkpoint to resume from
     except AlbenchError:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
         raise
     write_results(path, rows, {"spec": spec.canonical(), "split": {"pool": list(run.split.pool),
                                                                    "evaluation": list(run.split.evaluation)}})
-    partial.unlink(missing_ok=True)
-    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", pq.read_table(path))
+    files.remove(partial)
+    table, aside = read_run_file(path, results_dir)
+    if table is None:
+        raise StorageError(f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
+                           f"check the disk, then rerun")
+    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", table)

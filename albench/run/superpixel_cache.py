@@ -14,6 +14,7 @@ one per CPU core, when the first one shows the work is worth starting them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -32,7 +33,7 @@ import numpy as np
 
 from albench._atomic import atomic_write
 from albench.components import Dataset, SuperpixelMethod
-from albench.errors import ComponentError
+from albench.errors import ComponentError, StorageError, os_error_message
 from albench.run.progress import Advance, NullProgress, Progress
 from albench.run.spec import ComponentSpec, canonical_hash
 
@@ -88,6 +89,15 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
     return np.unique(edges, axis=0).astype(np.int32).reshape(-1, 2)
 
 
+# What to do when the cache cannot be written, by errno (else the generic advice for that error).
+CACHE_FIX = {
+    errno.ENOSPC: "free space there, or pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) on another disk",
+    errno.EDQUOT: "free space there, or pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) on another disk",
+    errno.EACCES: "pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) with a directory you can write to",
+    errno.EROFS: "pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) with a directory you can write to",
+}
+
+
 def default_workers() -> int:
     """The CPU cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -130,7 +140,11 @@ class SuperpixelStore:
                  dataset_spec: ComponentSpec, method_spec: ComponentSpec) -> None:
         self.dataset = dataset
         self.method = method
-        self.key = {"dataset": dataset_cache_key(dataset, dataset_spec), "superpixels": method_spec.canonical()}
+        # Each entry is checked against its image's fingerprint, so an edited file recomputes that entry alone;
+        # the content digest of the whole dataset would throw away every entry for one edited mask.
+        dataset_key = dataset_cache_key(dataset, dataset_spec)
+        dataset_key.pop("content", None)
+        self.key = {"dataset": dataset_key, "superpixels": method_spec.canonical()}
         self.key_json = json.dumps(self.key, sort_keys=True)
         self.directory = cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
         self._memory: dict[str, SuperpixelEntry] = {}
@@ -200,10 +214,14 @@ class SuperpixelStore:
         histogram = class_histogram(labels, sample.mask, num_regions, self.dataset.num_classes)
         adjacency = region_adjacency(labels)
         fingerprint = fingerprint if fingerprint is not None else self.dataset.fingerprint(image_id)
-        atomic_write(self.path(image_id), lambda temporary: _save_entry(
-            temporary, labels=_compact_labels(labels, num_regions), histogram=histogram.astype(np.int32),
-            adjacency=adjacency, key=np.array(self.key_json), image_id=np.array(image_id),
-            fingerprint=np.array(fingerprint)))
+        try:
+            atomic_write(self.path(image_id), lambda temporary: _save_entry(
+                temporary, labels=_compact_labels(labels, num_regions), histogram=histogram.astype(np.int32),
+                adjacency=adjacency, key=np.array(self.key_json), image_id=np.array(image_id),
+                fingerprint=np.array(fingerprint)))
+        except OSError as error:
+            raise StorageError(os_error_message(
+                error, action="write the superpixel cache", fix=CACHE_FIX.get(error.errno or 0))) from None
         return self._remember(image_id, SuperpixelEntry(labels, histogram, adjacency))
 
     def get(self, image_id: str) -> SuperpixelEntry:

@@ -16,6 +16,7 @@ from albench.testing._context import selection_context
 from albench.testing._contract import ContractError
 from albench.testing.backbones import check_backbone
 from albench.testing.datasets import check_dataset
+from albench.testing.executors import check_executor
 from albench.testing.labeling import check_labeling_scheme
 from albench.testing.strategies import check_strategy
 from albench.testing.superpixels import check_superpixel_method
@@ -24,6 +25,7 @@ __all__ = [
     "ContractError",
     "check_backbone",
     "check_dataset",
+    "check_executor",
     "check_labeling_scheme",
     "check_strategy",
     "check_superpixel_method",

@@ -175,6 +175,10 @@ def check_strategy(
         for attempt, global_seed in enumerate((11, 11, 12)):
             instance = strategy(contract.params)
             stats = _scored(contract, pool, _statistics(contract, instance, pool.num_classes))
+            with contract.calling("declares its second-pass statistics", "second_pass(num_classes, pool_stats)"):
+                later = instance.second_pass(pool.num_classes, stats[1])
+            if later:  # as the runner: a second pass over the pool, merged into the region statistics
+                stats = ({**stats[0], **_scored(contract, pool, later)[0]}, stats[1])
             context = _context(pool, situation, stats, oracle, generator_seed=seed + 5)
             before = snapshot(context)
             with contract.calling("selects without raising", f"select() {where}"), global_seeds(global_seed):

@@ -10,7 +10,7 @@ import numpy as np
 
 from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.selection import spend_in_score_order
-from albench.statistics import RegionAggregation
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import BvsbMargin, BvsbRatio
 
 
@@ -21,10 +21,13 @@ class BvsbParams:
     Attributes:
         aggregation: mean (the paper's baseline), max or p95.
         measure: ``ratio`` p₍₂₎/p₍₁₎ or ``margin`` 1 − (p₍₁₎ − p₍₂₎).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
     """
 
     aggregation: RegionAggregation = "mean"
     measure: Literal["ratio", "margin"] = "ratio"
+    percentile_method: PercentileMethod = "linear"
 
 
 class BvsbStrategy(Strategy):
@@ -36,7 +39,9 @@ class BvsbStrategy(Strategy):
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         score = BvsbRatio() if self.params.measure == "ratio" else BvsbMargin()
-        return (RegionStatistic("bvsb", score, self.params.aggregation),)
+        return (
+            RegionStatistic("bvsb", score, self.params.aggregation, percentile_method=self.params.percentile_method),
+        )
 
     def select(self, context: SelectionContext) -> np.ndarray:
         return spend_in_score_order(context, context.region_stats["bvsb"][:, 0])

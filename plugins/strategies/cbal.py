@@ -14,7 +14,7 @@ from albench_plugins.strategies._variant import Variant
 from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.errors import ComponentError
 from albench.selection import items_per_class, spend_in_score_order
-from albench.statistics import RegionAggregation
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import Probabilities, ShannonEntropy
 
 # The ε the OREAL authors' code adds inside the logarithm of the entropy.
@@ -30,12 +30,15 @@ class CbalParams:
         lambda_: λ, the weight of the class-balance term.
         variant: ``original`` or ``oreal-paper`` (n_b = 0 and ε = 1e-7 in the logarithm).
         solver: ``greedy`` top-Q (the paper) or ``milp`` (Bengar et al.'s binary program).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
     """
 
     aggregation: RegionAggregation = "mean"
     lambda_: float = 2.0
     variant: Variant = "original"
     solver: Literal["greedy", "milp"] = "greedy"
+    percentile_method: PercentileMethod = "linear"
 
 
 def balance_target(counts: np.ndarray, budget: int) -> np.ndarray:
@@ -56,7 +59,9 @@ class Cbal(Strategy):
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         eps = OREAL_PAPER_LOG_EPSILON if self.params.variant == "oreal-paper" else 0.0
         return (
-            RegionStatistic("entropy", ShannonEntropy(eps), self.params.aggregation),
+            RegionStatistic(
+                "entropy", ShannonEntropy(eps), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
             RegionStatistic("mean_probs", Probabilities(), "mean"),
         )
 

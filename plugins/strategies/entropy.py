@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from albench import RegionStatistic, Register, ScoredStrategy, SelectionContext, hookimpl
-from albench.statistics import RegionAggregation
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import ShannonEntropy
 
 
@@ -18,9 +18,12 @@ class EntropyParams:
 
     Attributes:
         aggregation: how H(x) is reduced over a region: mean (the paper's baselines), max or p95.
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
     """
 
     aggregation: RegionAggregation = "mean"
+    percentile_method: PercentileMethod = "linear"
 
 
 class EntropyStrategy(ScoredStrategy):
@@ -31,7 +34,11 @@ class EntropyStrategy(ScoredStrategy):
     Params = EntropyParams
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
-        return (RegionStatistic("entropy", ShannonEntropy(), self.params.aggregation),)
+        return (
+            RegionStatistic(
+                "entropy", ShannonEntropy(), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
+        )
 
     def scores(self, context: SelectionContext) -> np.ndarray:
         return context.region_stats["entropy"][:, 0]

@@ -13,7 +13,7 @@ import numpy as np
 
 from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.selection import allocate_items, take_within_budget, top_k
-from albench.statistics import RegionAggregation
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 
@@ -26,12 +26,15 @@ class OrealParams:
         score: ``ovr`` (one-vs-rest entropy) or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation).
         background_oversampling: set n_b = 0 before allocating (off: the δ ablation).
         tie_order: ``index`` (lowest class first) or ``first-seen`` (the authors' code).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
     """
 
     aggregation: RegionAggregation = "max"
     score: Literal["ovr", "prob-entropy"] = "ovr"
     background_oversampling: bool = True
     tie_order: Literal["index", "first-seen"] = "index"
+    percentile_method: PercentileMethod = "linear"
 
 
 def first_seen_rank(labeled_classes: np.ndarray, num_classes: int, unrecorded: int | None) -> np.ndarray:
@@ -66,7 +69,11 @@ class Oreal(Strategy):
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         score = OvrEntropy() if self.params.score == "ovr" else ProbTimesEntropy()
-        return (RegionStatistic("class_scores", score, self.params.aggregation),)
+        return (
+            RegionStatistic(
+                "class_scores", score, self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
+        )
 
     def _oversampled_background(self, context: SelectionContext) -> int | None:
         if self.params.background_oversampling and context.background_class is not None:

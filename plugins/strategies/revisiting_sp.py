@@ -12,7 +12,7 @@ from albench_plugins.strategies._variant import Variant
 
 from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.selection import spend_in_score_order
-from albench.statistics import RegionAggregation
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import BvsbRatio, PredictedClass
 
 
@@ -24,10 +24,13 @@ class RevisitingSpParams:
         aggregation: how u(x) is reduced over a region (mean in the paper).
         variant: ``original`` (ũ min–max normalised, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL
             authors ran it, their weight-0 bug left out).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
     """
 
     aggregation: RegionAggregation = "mean"
     variant: Variant = "original"
+    percentile_method: PercentileMethod = "linear"
 
 
 def dominant_predicted_class(predicted_pixels: np.ndarray) -> np.ndarray:
@@ -63,7 +66,9 @@ class RevisitingSp(Strategy):
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         return (
-            RegionStatistic("bvsb", BvsbRatio(), self.params.aggregation),
+            RegionStatistic(
+                "bvsb", BvsbRatio(), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
             RegionStatistic("predicted_pixels", PredictedClass(), "sum"),
         )
 
