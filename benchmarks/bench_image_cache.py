@@ -82,7 +82,7 @@ def bench(name: str, dataset: Dataset, source: Path, cache: Path, repeats: int) 
         dataset.load(image_id)  # fills the cache
     cached = [fastest_ms(lambda i=i: dataset.load(i), repeats) for i in ids]
     source_kib = sum(p.stat().st_size for p in source.rglob("*") if p.suffix in (".jpg", ".png")) / len(ids) / 1024
-    cache_kib = sum(p.stat().st_size for p in cache.glob("*.npy")) / len(ids) / 1024
+    cache_kib = sum(p.stat().st_size for p in cache.glob("*.npz")) / len(ids) / 1024
     d, c = float(np.median(decode)), float(np.median(cached))
     print(f"| {name} | {d:.1f} | {c:.2f} | {d / c:.0f}× | {source_kib:,.0f} | {cache_kib:,.0f} |")
 

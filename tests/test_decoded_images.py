@@ -59,21 +59,56 @@ def test_a_cached_sample_is_the_decoded_sample_and_needs_no_decoding(voc_root, t
 def test_a_changed_file_is_decoded_again_and_its_old_entry_removed(voc_root, tmp_path):
     dataset = _voc(voc_root, tmp_path / "images")
     dataset.load(TRAIN[0])
-    (first,) = (tmp_path / "images").glob("*.npy")
+    (first,) = (tmp_path / "images").glob("*.npz")
     mask = voc_root / "VOCdevkit/VOC2012/SegmentationClass" / f"{TRAIN[0]}.png"
     stat = mask.stat()
     os.utime(mask, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     dataset.load(TRAIN[0])
-    (second,) = (tmp_path / "images").glob("*.npy")
+    (second,) = (tmp_path / "images").glob("*.npz")
     assert second != first
 
 
 def test_a_corrupt_entry_is_decoded_again(voc_root, tmp_path):
     dataset = _voc(voc_root, tmp_path / "images")
     expected = dataset.load(TRAIN[1])
-    (entry,) = (tmp_path / "images").glob("*.npy")
+    (entry,) = (tmp_path / "images").glob("*.npz")
     entry.write_bytes(b"not an array")
     assert np.array_equal(dataset.load(TRAIN[1]).image, expected.image)
+
+
+def test_a_damaged_entry_fails_its_crc_and_is_decoded_again(voc_root, tmp_path):
+    dataset = _voc(voc_root, tmp_path / "images")
+    expected = dataset.load(TRAIN[1])
+    (entry,) = (tmp_path / "images").glob("*.npz")
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit inside the pixels: the archive still opens
+    entry.write_bytes(bytes(data))
+    assert np.array_equal(dataset.load(TRAIN[1]).image, expected.image)
+
+
+def test_an_unwritable_cache_costs_a_decode_not_the_load(voc_root, tmp_path):
+    (tmp_path / "images").write_text("a file where the cache directory should be")
+    dataset = _voc(voc_root, tmp_path / "images")
+    assert np.array_equal(dataset.load(TRAIN[0]).image, _voc(voc_root).load(TRAIN[0]).image)
+
+
+def test_the_cache_directory_follows_the_datasets_content_digest(registry, voc_root, tmp_path):
+    """A mask edited in place (same size, same modification time) never meets the entries of its old bytes."""
+
+    def directory():
+        config = BenchmarkConfig(dataset=ComponentChoice("pascal-voc", {"image_size": 20}))
+        spec = resolve_run(registry, config, "random", 0, data_root=voc_root)
+        dataset = registry.create("dataset", "pascal-voc", spec.dataset.params, root=voc_root).instance
+        return image_cache_directory(tmp_path / "cache", dataset, spec.dataset)
+
+    before = directory()
+    mask = voc_root / "VOCdevkit/VOC2012/SegmentationClass" / f"{TRAIN[0]}.png"
+    stat = mask.stat()
+    data = bytearray(mask.read_bytes())
+    data[-20] ^= 0x01
+    mask.write_bytes(bytes(data))
+    os.utime(mask, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert directory() != before
 
 
 def test_the_cache_directory_ignores_split_and_augmentation_parameters(registry, voc_root):
@@ -100,7 +135,7 @@ def test_a_run_with_the_image_cache_equals_one_without(voc_root, tmp_path):
     )
     spec = resolve_run(registry, config, "oreal", 0, data_root=voc_root)
     cached = execute_run(spec, registry, RunOptions(tmp_path / "a", tmp_path / "ca", data_root=voc_root))
-    assert list((tmp_path / "ca" / "images").glob("*/*.npy"))
+    assert list((tmp_path / "ca" / "images").glob("*/*.npz"))
     plain = execute_run(
         spec, registry, RunOptions(tmp_path / "b", tmp_path / "cb", data_root=voc_root, image_cache=False)
     )

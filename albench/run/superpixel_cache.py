@@ -129,7 +129,9 @@ def dataset_cache_key(dataset: Dataset, dataset_spec: ComponentSpec) -> dict[str
 
 
 def image_cache_directory(cache_dir: Path, dataset: Dataset, dataset_spec: ComponentSpec) -> Path:
-    """Where ``dataset`` keeps its decoded images (:meth:`albench.Dataset.use_cache`)."""
+    """Where ``dataset`` keeps its decoded images (:meth:`albench.Dataset.use_cache`): keyed on its image
+    parameters and its content digest, so a dataset whose files changed never meets the entries of their old
+    bytes (each entry is also named by its own files' fingerprint)."""
     return cache_dir / "images" / f"{dataset_spec.name}-{canonical_hash(dataset_cache_key(dataset, dataset_spec))}"
 
 
