@@ -1,6 +1,10 @@
 """Superpixels are computed once, cached on disk, and recomputed when an entry is corrupt or stale."""
 
 import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +194,64 @@ def test_entries_read_once_are_served_from_memory_within_the_budget(store_parts,
     other.get("scene-00008")
     assert store_parts[1].calls == 4  # read from disk, found missing, computed again
     assert pickle.loads(pickle.dumps(store))._memory == {}  # worker processes get the store without them
+
+
+KILLED_RUN = """
+import os, sys, time
+from pathlib import Path
+from albench.host.registry import load_registry
+from albench.run import superpixel_cache
+from albench.run.protocol import DEFAULT_CONFIG
+from albench.run.spec import resolve_run
+
+class Slow:
+    name = "slic"
+
+    def __init__(self, inner, pids):
+        self.inner, self.pids, self.parent = inner, pids, os.getpid()
+
+    def segment(self, image):
+        if os.getpid() != self.parent:  # a worker: say so, then take (nearly) forever
+            (Path(self.pids) / str(os.getpid())).touch()
+            time.sleep(600)
+        return self.inner.segment(image)
+
+if __name__ == "__main__":
+    superpixel_cache.WORKER_START_S = 0.0
+    registry = load_registry(entry_points=False)
+    spec = resolve_run(registry, DEFAULT_CONFIG, "random", 0)
+    dataset = registry.create("dataset", "toy", spec.dataset.params).instance
+    method = Slow(registry.create("superpixels", "slic", spec.superpixels.params).instance, sys.argv[2])
+    store = superpixel_cache.SuperpixelStore(Path(sys.argv[1]), dataset, method, spec.dataset, spec.superpixels)
+    list(store.ensure([f"scene-{i:05d}" for i in range(6)], workers=2))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_run_killed_outright_takes_its_worker_processes_with_it(tmp_path):
+    script, pids = tmp_path / "run.py", tmp_path / "pids"
+    script.write_text(KILLED_RUN)
+    pids.mkdir()
+    run = subprocess.Popen([sys.executable, str(script), str(tmp_path / "cache"), str(pids)])
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(pids.iterdir())) < 2 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(p.name) for p in pids.iterdir()]
+        assert len(workers) == 2, f"the workers did not start (run exited with {run.poll()})"
+    finally:
+        run.kill()  # SIGKILL: no chance for the pool to shut its workers down
+        run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and waiting for init to reap it, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return status.rsplit(")", 1)[1].split()[0] != "Z"

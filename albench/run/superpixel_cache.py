@@ -14,6 +14,8 @@ one per CPU core, when the first one shows the work is worth starting them.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import hashlib
 import json
@@ -21,6 +23,8 @@ import multiprocessing
 import os
 import pickle
 import re
+import signal
+import sys
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -270,7 +274,8 @@ class SuperpixelStore:
         size = max(1, min(16, len(rest) // (4 * processes)))
         chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
         context = multiprocessing.get_context("spawn")  # never fork a process that runs torch's thread pools
-        with ProcessPoolExecutor(processes, mp_context=context, initializer=_worker_setup) as executor:
+        with ProcessPoolExecutor(processes, mp_context=context, initializer=_worker_setup,
+                                 initargs=(os.getpid(),)) as executor:
             futures = [executor.submit(_compute_chunk, self, chunk, [fingerprints[i] for i in chunk]) for chunk in chunks]
             for future in as_completed(futures):
                 advance(future.result())
@@ -290,8 +295,14 @@ def _picklable(store: SuperpixelStore) -> bool:
     return True
 
 
-def _worker_setup() -> None:
-    """One thread per worker process: the processes already use every core."""
+def _worker_setup(parent: int) -> None:
+    """One thread per worker process (the processes already use every core), and none outliving its run: a
+    run killed outright (a Slurm job's SIGKILL, a killed sweep worker) takes its workers with it on Linux."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the run died before prctl took effect
+        os._exit(1)
     import torch
 
     torch.set_num_threads(1)
