@@ -49,8 +49,19 @@ def _ximgproc() -> Any:
 
 @dataclass(frozen=True)
 class SeedsParams:
-    """OpenCV's SEEDS arguments (``createSuperpixelSEEDS`` and ``iterate``) and the image preparation:
-    ``equalize`` the histogram first, then convert to ``color`` space (see the module docstring)."""
+    """Parameters of ``seeds``: OpenCV's SEEDS arguments (``createSuperpixelSEEDS`` and ``iterate``) and the
+    image preparation (see the module docstring).
+
+    Attributes:
+        num_superpixels: the regions asked for; OpenCV rounds down to a power-of-two grid (64 on 64²: 8×8).
+        num_levels: block levels of the hill climb (OpenCV drops levels that do not fit the image).
+        prior: the smoothing prior of region shapes, 0 (none) to 5.
+        histogram_bins: colour histogram bins per channel.
+        double_step: move pixels twice per iteration at each level.
+        iterations: pixel-level iterations of ``iterate``.
+        color: the colour space SEEDS sees: authors (float HSV, hue in one bin), hsv (8-bit, full hue), lab.
+        equalize: equalise the image's histogram first, as the authors do.
+    """
 
     num_superpixels: int = 64
     num_levels: int = 5
