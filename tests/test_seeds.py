@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import types
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from albench_plugins.datasets.toy import render_scene
 from albench_plugins.superpixels.seeds import Seeds, SeedsParams
 from integration import require_attribute
+from typer.testing import CliRunner
 
+from albench.cli import app
 from albench.errors import ComponentError
 
 SEEDS_EXTRA = "the seeds plugin needs OpenCV's contrib modules: pip install 'albench[seeds]'"
@@ -100,3 +104,41 @@ def test_seeds_can_be_sent_to_worker_processes(cv2):
     # The superpixel cache computes missing entries in worker processes; it pickles the method to get it there.
     method = pickle.loads(pickle.dumps(Seeds(SeedsParams(num_superpixels=100))))
     assert method.params == SeedsParams(num_superpixels=100)
+
+
+def test_albench_run_on_seeds_superpixels_end_to_end(cv2, tmp_path, monkeypatch):
+    """The default benchmark on SEEDS regions: two rounds of OREAL, the superpixels cached under ``seeds``."""
+    monkeypatch.setenv("ALBENCH_LOAD_PLUGINS", "")
+    settings = [
+        "protocol.steps=2",
+        "protocol.batch_size=2",
+        "protocol.threads=1",
+        "backbone.width=8",
+        "dataset.num_images=12",
+        "superpixels.num_superpixels=16",
+    ]
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--superpixels",
+            "seeds",
+            "-s",
+            "oreal",
+            "--rounds",
+            "2",
+            "--budget",
+            "6",
+            "-r",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *[x for s in settings for x in ("--set", s)],
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (results,) = (tmp_path / "r").glob("*.parquet")
+    table = pq.read_table(results)
+    assert table.num_rows == 2
+    assert json.loads(table.schema.metadata[b"albench.spec"])["superpixels"]["name"] == "seeds"
+    assert list((tmp_path / "c" / "superpixels").glob("toy-seeds-*/*.npz"))
