@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-__all__ = ["REQUIRE_ENV", "require"]
+__all__ = ["REQUIRE_ENV", "require", "require_attribute"]
 
 REQUIRE_ENV = "ALBENCH_REQUIRE_INTEGRATION"
 
@@ -35,6 +35,21 @@ def require(tool: str, why: str) -> None:
     if _present(tool):
         return
     message = f"{tool} is not installed: {why}"
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message} ({REQUIRE_ENV}=1: integration tools must be installed)")
+    pytest.skip(message)
+
+
+def require_attribute(module: str, attribute: str, why: str) -> None:
+    """As :func:`require`, for a module that must also have ``attribute`` (``cv2`` with its contrib module
+    ``ximgproc``: plain opencv-python installs a ``cv2`` without it)."""
+    try:
+        present = hasattr(importlib.import_module(module), attribute)
+    except ImportError:
+        present = False
+    if present:
+        return
+    message = f"{module}.{attribute} is not installed: {why}"
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{message} ({REQUIRE_ENV}=1: integration tools must be installed)")
     pytest.skip(message)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from dataset_fixtures import write_cityscapes, write_endovis_sequence, write_folder, write_voc
+from integration import require_attribute
 
 from albench import testing
 from albench.components import KINDS
@@ -89,6 +90,12 @@ FAST: dict[tuple[str, str], dict[str, Any]] = {
     ("dataset", "images"): {"params": {"image_size": 40, "classes": "../classes.txt", "masks": "../masks"}},
 }
 
+# (kind, name) → (module, attribute, why) of an optional extra the component needs: checked where it is
+# installed (CI installs every extra), skipped elsewhere
+EXTRAS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("superpixels", "seeds"): ("cv2", "ximgproc", "the seeds plugin needs pip install 'albench[seeds]'"),
+}
+
 REGISTRATIONS = load_registry(entry_points=False).registrations()
 
 
@@ -104,6 +111,8 @@ def test_the_matrix_holds_every_kind_and_the_components_no_list_named():
 
 @pytest.mark.parametrize("registration", REGISTRATIONS, ids=lambda r: f"{r.kind}-{r.name}")
 def test_every_registered_component_keeps_its_contract(registration: Registration, tmp_path: Path):
+    if (registration.kind, registration.name) in EXTRAS:
+        require_attribute(*EXTRAS[registration.kind, registration.name])
     options = dict(FAST.get((registration.kind, registration.name), {}))
     if registration.kind == "dataset" and registration.name in DATA:
         options["root"] = DATA[registration.name](tmp_path / "data")

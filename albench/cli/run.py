@@ -111,6 +111,7 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when any plugin failed to load, used or not.")] = False,
     only: Annotated[str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")] = None,
+    image_cache: Annotated[bool, typer.Option("--image-cache/--no-image-cache", help="Keep on-disk datasets' images decoded in the cache directory.")] = True,
 ) -> None:
     """Run strategies on a protocol (the embedded toy benchmark by default) and write Parquet results.
 
@@ -128,7 +129,7 @@ def run(
             specs = select_runs(specs, only)
         work_dir, remote = results_store(results_dir, cache_dir)
         options = RunOptions(results_dir=work_dir, cache_dir=cache_dir, device=device, data_root=data_root,
-                             force=force)
+                             force=force, image_cache=image_cache)
         prepare_directories(work_dir, cache_dir)
         share_registry(registry)
         by_id = {spec.run_id: spec for spec in specs}

@@ -122,6 +122,15 @@ class Dataset(ABC):
         )
         return digest.hexdigest()[:16]
 
+    def use_cache(self, directory: Path) -> None:
+        """A directory, private to this dataset and its image-changing parameters, where it may keep what is
+        costly to recompute on every load (decoded, resized images); stale entries are its own to detect.
+
+        The runner calls it before the first load. The default keeps nothing (nothing to save when images
+        are generated in memory); the on-disk datasets keep their decoded images there.
+        """
+        del directory
+
     def content_files(self) -> Sequence[Path]:
         """The files whose bytes make up the dataset (images, masks, colour maps), in any order.
 

@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.backbones.torchvision_deeplab",
     "albench_plugins.backbones.vit_deeplab",
     "albench_plugins.superpixels.slic",
+    "albench_plugins.superpixels.seeds",
     "albench_plugins.labeling.dominant",
     "albench_plugins.labeling.precise",
     "albench_plugins.labeling.weak",

@@ -29,7 +29,6 @@ from albench.run.evaluation import confusion_matrix
 from albench.run.progress import NullProgress, Progress
 from albench.run.runner import RunOptions, _distributions, _instantiate, _Run
 from albench.run.spec import RunSpec, resolve_run
-from albench.run.training import image_tensor
 
 __all__ = ["LoopSession", "TrainOutcome"]
 
@@ -287,5 +286,8 @@ class LoopSession:
             raise AlbenchError("no model yet: run `albench loop train` after the first import")
         model = self.run.eval_model
         model.eval()
-        image = image_tensor(self.dataset.load(image_id).image)[None].to(self.run.device)
-        return model(image).argmax(dim=1)[0].to(torch.uint8).cpu().numpy()  # type: ignore[no-any-return]
+        execution = self.run.execution  # the protocol's precision and memory order, as in the run's own passes
+        image = execution.images(torch.from_numpy(np.ascontiguousarray(self.dataset.load(image_id).image))[None])
+        with execution.autocast():
+            logits = model(image)
+        return logits.argmax(dim=1)[0].to(torch.uint8).cpu().numpy()  # type: ignore[no-any-return]

@@ -10,10 +10,9 @@ from torch import nn
 
 from albench.components import Dataset
 from albench.engine.scoring import ScoreAccumulator
-from albench.run.evaluation import batches, same_shape_groups
+from albench.run.execution import Execution, image_batches
 from albench.run.progress import Progress
 from albench.run.superpixel_cache import SuperpixelStore
-from albench.run.training import image_tensor
 from albench.statistics import PoolStatistic, RegionStatistic
 
 __all__ = ["score_pool"]
@@ -22,22 +21,27 @@ __all__ = ["score_pool"]
 @torch.inference_mode()
 def score_pool(model: nn.Module, dataset: Dataset, store: SuperpixelStore, image_ids: Sequence[str],
                statistics: Sequence[RegionStatistic | PoolStatistic], *, batch_size: int, device: torch.device,
-               progress: Progress, description: str = "score") -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+               progress: Progress, description: str = "score", execution: Execution | None = None,
+               workers: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Stream the pool once through the model and reduce the declared statistics per superpixel.
 
-    Returns (region statistics by name, rows in global region order; pool statistics by name).
+    Images and superpixel maps are loaded by ``workers`` processes ahead of the model; on a GPU only the
+    per-superpixel results come back to the host. Returns (region statistics by name, rows in global region
+    order; pool statistics by name).
     """
+    execution = execution or Execution(device)
     accumulator = ScoreAccumulator(statistics, dataset.num_classes)
     model.eval()
     with progress.task(description, total=len(image_ids)) as advance:
-        for batch_ids in batches(image_ids, batch_size):
-            images = [dataset.load(i).image for i in batch_ids]
-            entries = [store.get(i) for i in batch_ids]
-            for group in same_shape_groups(images):
-                batch = torch.stack([image_tensor(images[i]) for i in group]).to(device)
-                probs = torch.softmax(model(batch).float(), dim=1)
+        for groups in image_batches(dataset, image_ids, batch_size=batch_size, execution=execution,
+                                    workers=workers, store=store):
+            for group in groups:
+                assert group.entries is not None
+                with execution.autocast():
+                    logits = model(execution.images(group.images))
+                probs = torch.softmax(logits.float(), dim=1)
                 # Label maps stay on the host: the CPU engine reads their runs there (albench.engine._label_runs).
-                superpixels = torch.from_numpy(np.stack([entries[i].labels for i in group]))
-                accumulator.add(probs, superpixels, [entries[i].num_regions for i in group])
-            advance(len(batch_ids))
+                superpixels = torch.from_numpy(np.stack([entry.labels for entry in group.entries]))
+                accumulator.add(probs, superpixels, [entry.num_regions for entry in group.entries])
+            advance(sum(len(group.image_ids) for group in groups))
     return accumulator.region_results(), accumulator.pool_results()

@@ -52,6 +52,10 @@ class Protocol:
     ``metric`` picks the mIoU convention of the ``miou`` column: ``standard`` leaves out classes absent
     from both ground truth and prediction; ``paper`` is the OREAL code's (absent from ground truth → IoU
     1, background left out). The confusion matrix is recorded either way.
+    ``precision`` ``bf16`` runs the model's forward passes (training, evaluation, scoring) under bfloat16
+    autocast, on the GPU and on the CPU alike; ``channels_last`` keeps the model and its input batches in
+    channels-last memory order. Both change the numbers (other kernels, other rounding), so both are part
+    of the protocol; the defaults are fp32 and the contiguous order (README §Throughput).
     """
 
     budget: int = 300
@@ -75,6 +79,8 @@ class Protocol:
     metric: Literal["standard", "paper"] = "standard"
     patience: int | None = None
     eval_every: int = 100
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         positive = ("budget", "rounds", "batch_size", "eval_batch_size", "score_batch_size", "threads", "eval_every")

@@ -44,12 +44,13 @@ from albench.results.store import (
 )
 from albench.run.checkpoint import Checkpoint, DamagedCheckpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
+from albench.run.execution import Execution
 from albench.run.guards import check_batch_fits, check_labels
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import RunSpec, open_component
-from albench.run.superpixel_cache import SuperpixelStore
+from albench.run.superpixel_cache import SuperpixelStore, image_cache_directory
 from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
 from albench.selection import take_within_budget, validate_selection
 
@@ -65,6 +66,7 @@ class RunOptions:
     device: str = "cpu"
     data_root: Path | None = None
     force: bool = False
+    image_cache: bool = True  # let the dataset keep decoded images under cache_dir (Dataset.use_cache)
 
 
 @dataclass(frozen=True)
@@ -140,8 +142,11 @@ class _Run:
         if self.device.type != spec.device:
             raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
                                f"on {options.device!r}; resolve it with the same --device")
+        self.execution = Execution.of(self.protocol, self.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
+        if options.image_cache:
+            dataset.use_cache(image_cache_directory(options.cache_dir, dataset, spec.dataset))
         self.split = split or dataset.split(spec.seed)
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):
@@ -172,7 +177,7 @@ class _Run:
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
         torch.manual_seed(derive_seed(self.spec.seed, "init"))
-        model = self.parts.backbone.build(self.parts.dataset.num_classes).to(self.device)
+        model = self.execution.prepare(self.parts.backbone.build(self.parts.dataset.num_classes))
         return StageModel(model, self.protocol.ema_decay)
 
     @property
@@ -210,6 +215,7 @@ class _Run:
             region_stats, pool_stats = score_pool(
                 self.eval_model, self.parts.dataset, self.store, self.split.pool, statistics,
                 batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                execution=self.execution, workers=self.protocol.num_workers,
                 description=f"round {round_index - 1}: score pool",
             )
             # Statistics that need the first pass's pool statistics (PixelBal's exact p95): a second pass.
@@ -218,6 +224,7 @@ class _Run:
                 more, _ = score_pool(
                     self.eval_model, self.parts.dataset, self.store, self.split.pool, second_pass,
                     batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                    execution=self.execution, workers=self.protocol.num_workers,
                     description=f"round {round_index - 1}: score pool, second pass",
                 )
                 region_stats = {**region_stats, **more}
@@ -240,7 +247,8 @@ class _Run:
     def validation_miou(self, model: nn.Module) -> float:
         """mIoU on the validation split: what early stopping watches (never the reported test split)."""
         confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
-                                     device=self.device, progress=self.progress, description="validate")
+                                     device=self.device, progress=self.progress, description="validate",
+                                     execution=self.execution, workers=self.protocol.num_workers)
         check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
@@ -257,7 +265,7 @@ class _Run:
             targets = None
             if stage.needs_previous_stage and index > 0:
                 targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
-                                        items, device=self.device, progress=self.progress,
+                                        items, device=self.device, progress=self.progress, execution=self.execution,
                                         description=f"{label}: targets from the previous stage", regions=self.regions)
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
                                  self.regions)
@@ -271,6 +279,7 @@ class _Run:
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,
                 batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
+                execution=self.execution, workers=self.protocol.num_workers,
                 description=f"{label}: evaluate",
             ))
             check_labels(confusions[-1], self.spec.dataset.name, "evaluation", self.split.evaluation,

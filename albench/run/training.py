@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from albench.components import Dataset, RegionLabels, TrainingStage
 from albench.determinism import derive_seed, seed_worker, torch_generator
+from albench.run.execution import Execution
 from albench.run.progress import Progress
 from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
@@ -80,15 +81,19 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
 @torch.inference_mode()
 def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
                   items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
-                  description: str, regions: RegionsOf | None = None) -> dict[str, np.ndarray]:
+                  description: str, regions: RegionsOf | None = None,
+                  execution: Execution | None = None) -> dict[str, np.ndarray]:
     """Targets of a stage built from the previous stage's predictions, image by image (unaugmented)."""
     regions_of = regions or ground_truth_regions(dataset, store)
+    execution = execution or Execution(device)
     model.eval()
     targets: dict[str, np.ndarray] = {}
     with progress.task(description, total=len(items)) as advance:
         for image_id, labeled in items:
             image = dataset.load(image_id).image
-            probs = torch.softmax(model(image_tensor(image)[None].to(device)).float(), dim=1)[0]
+            with execution.autocast():
+                logits = model(execution.images(torch.from_numpy(np.ascontiguousarray(image))[None]))
+            probs = torch.softmax(logits.float(), dim=1)[0]
             targets[image_id] = stage.target(regions_of(image_id), labeled, probs.cpu().numpy())
             advance(1)
     return targets
@@ -210,18 +215,23 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
     stopper = None
     if protocol.patience is not None and validate is not None:
         stopper = EarlyStopping(stage_model, validate, protocol.patience)
+    execution = Execution.of(protocol, device)
     sampler = SeededSampler(len(data), protocol.steps * protocol.batch_size, seed)
+    # One pass over a sampler that covers every step: persistent workers would never be reused.
     loader = DataLoader(
         data, batch_size=protocol.batch_size, sampler=sampler, num_workers=protocol.num_workers,
         worker_init_fn=seed_worker, generator=torch_generator(seed, "workers"), persistent_workers=False,
+        pin_memory=execution.pin_memory,
     )
     model = stage_model.model
     optimizer = _optimizer(model, protocol)
     model.train()
     with progress.task(description, total=protocol.steps) as advance:
         for step, (images, targets) in enumerate(loader, start=1):
-            images, targets = images.to(device), targets.to(device)
-            loss = data.stage.loss(model(images), targets, protocol, data.dataset.ignore_index)
+            with execution.autocast():
+                logits = model(execution.inputs(images))
+            # The loss in float32 (a no-op in fp32): bf16 logits would round the loss and its gradient.
+            loss = data.stage.loss(logits.float(), execution.to_device(targets), protocol, data.dataset.ignore_index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()

@@ -14,6 +14,7 @@ import numpy as np
 from albench.components import Dataset, Sample, Split
 from albench.errors import DatasetError
 
+from ._decoded import DecodedImages
 from ._io import check_label_values, check_same_size, file_fingerprint, read_rgb_image, resize_image, resize_labels
 from ._splits import kfold_split
 
@@ -78,6 +79,12 @@ class FileDataset(Dataset):
     def __init__(self, params: Any, root: Path | str | None = None) -> None:
         super().__init__(params, Path(root).expanduser() if root is not None else None)
         self._index: dict[str, ImageRecord] | None = None
+        self._decoded: DecodedImages | None = None
+
+    def use_cache(self, directory: Path) -> None:
+        """Keep each image decoded and resized (with its mask) in ``directory``: every round reads the same
+        files, and a read of the decoded pixels costs a fraction of decoding (``benchmarks/bench_image_cache.py``)."""
+        self._decoded = DecodedImages(directory)
 
     @abstractmethod
     def _scan(self, root: Path) -> list[ImageRecord]:
@@ -130,7 +137,18 @@ class FileDataset(Dataset):
         return list(self.records)
 
     def load(self, image_id: str) -> Sample:
-        """Decode, check and resize to ``image_size``² (image bilinear, mask nearest)."""
+        """Decode, check and resize to ``image_size``² (image bilinear, mask nearest), or read the decoded
+        sample from the cache (:meth:`use_cache`) while its files are unchanged."""
+        if self._decoded is None:
+            return self._decode(image_id)
+        fingerprint = self.fingerprint(image_id)
+        sample = self._decoded.read(image_id, fingerprint)
+        if sample is None:
+            sample = self._decode(image_id)
+            self._decoded.write(image_id, fingerprint, sample)
+        return sample
+
+    def _decode(self, image_id: str) -> Sample:
         record = self.record(image_id)
         image = read_rgb_image(record.image)
         mask = self._read_labels(record)
