@@ -109,6 +109,19 @@ class LabelingScheme(ABC):
         """Clicks to annotate regions containing ``classes_present[i]`` distinct non-void classes."""
         return np.ones(len(classes_present), dtype=np.int64)
 
+    def named_classes(self, dominant: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """``(K, C) bool``: the classes each annotated region's label names, which class-balancing strategies
+        count as the OREAL authors' code does (a region counts for every class its training target holds).
+
+        ``dominant`` is ``(K,)`` (``ignore_index`` for an all-void region), ``present`` ``(K, C) bool`` the
+        non-void classes in each region. Default: the dominant class alone; schemes that label every class of a
+        region (``weak``, ``precise``) return ``present``.
+        """
+        named = np.zeros(present.shape, dtype=bool)
+        rows = np.flatnonzero((dominant >= 0) & (dominant < present.shape[1]))
+        named[rows, dominant[rows]] = True
+        return named
+
     @abstractmethod
     def render_target(self, regions: RegionLabels, labeled: np.ndarray) -> np.ndarray:
         """The ``(H, W) int64`` training target of one image whose regions ``labeled`` are annotated.

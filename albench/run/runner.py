@@ -178,6 +178,9 @@ class _Run:
             region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.protocol.overshoot,
             graph=self.graph, generator=numpy_generator(self.spec.seed, "query", round_index),
             ground_truth=self.pool.region_dominant.copy() if strategy.uses_ground_truth else None,
+            labeled_round=self.pool.labeled_round(),
+            labeled_class_sets=self.parts.labeling.named_classes(self.pool.region_dominant[order],
+                                                                 self.pool.classes_present(order)),
         )
         return validate_selection(
             strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,

@@ -115,6 +115,10 @@ class WeakLabeling(LabelingScheme):
     def region_cost(self, classes_present: np.ndarray) -> np.ndarray:
         return np.maximum(np.asarray(classes_present, dtype=np.int64), 1)
 
+    def named_classes(self, dominant: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Every class the annotator named: all the non-void classes of the region."""
+        return present
+
     def render_target(self, regions: RegionLabels, labeled: np.ndarray) -> np.ndarray:
         """Dense view of the labels for tools that want one: single-class regions get their class, others
         stay ignored (training uses :meth:`stages`)."""
