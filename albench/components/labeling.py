@@ -63,14 +63,23 @@ class TrainingStage(ABC):
 
     A stage with ``needs_previous_stage`` builds its targets from the previous stage's predictions: the
     runner computes them once per round, after the previous stage trained, and passes each labeled image's
-    softmax ``(C, H, W)`` as ``previous_probs``.
+    softmax ``(C, H, W)`` as ``previous_probs``. With ``needs_previous_features`` it also passes the model's
+    pixel features ``(D, H, W)`` as ``previous_features``: the input of the model's last ``Conv2d`` with C
+    output channels (its classifier), L2-normalised per pixel, then bilinearly upsampled to the image.
     """
 
     name: str = "train"
     needs_previous_stage: bool = False
+    needs_previous_features: bool = False
 
     @abstractmethod
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The ``(..., H, W) int64`` target of one image whose regions ``labeled`` are annotated."""
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
@@ -86,7 +95,13 @@ class DenseStage(TrainingStage):
     def __init__(self, scheme: LabelingScheme) -> None:
         self.scheme = scheme
 
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self.scheme.render_target(regions, labeled)
 
 

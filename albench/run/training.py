@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from albench.components import Dataset, RegionLabels, TrainingStage
 from albench.determinism import derive_seed, seed_worker, torch_generator
+from albench.run.features import logits_and_features
 from albench.run.progress import Progress
 from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
@@ -69,16 +70,23 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
 def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
                   items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
                   description: str) -> dict[str, np.ndarray]:
-    """Targets of a stage built from the previous stage's predictions, image by image (unaugmented)."""
+    """Targets of a stage built from the previous stage's predictions, image by image (unaugmented); with the
+    model's pixel features too when the stage asks for them (:mod:`albench.run.features`)."""
     model.eval()
     targets: dict[str, np.ndarray] = {}
     with progress.task(description, total=len(items)) as advance:
         for image_id, labeled in items:
             sample = dataset.load(image_id)
             entry = store.get(image_id)
-            probs = torch.softmax(model(image_tensor(sample.image)[None].to(device)).float(), dim=1)[0]
+            images = image_tensor(sample.image)[None].to(device)
             regions = RegionLabels(entry.labels, sample.mask, entry.histogram, dataset.ignore_index)
-            targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy())
+            if stage.needs_previous_features:
+                logits, features = logits_and_features(model, images, dataset.num_classes)
+                probs = torch.softmax(logits.float(), dim=1)[0]
+                targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy(), features[0].cpu().numpy())
+            else:
+                probs = torch.softmax(model(images).float(), dim=1)[0]
+                targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy())
             advance(1)
     return targets
 

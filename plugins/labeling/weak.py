@@ -6,13 +6,17 @@ Training follows Hwang et al.'s two stages (SPEC.md §Labeling schemes):
 1. ``partial``: the model learns from the class sets directly with the merged positive loss
    −log Σ_{c∈Y} p_c(x) at every labeled pixel, plus ``prototype_weight`` × their prototypical pixel loss
    (for each region and each class c of its set, −log of the region's highest p_c).
-2. ``pseudo``: each labeled pixel gets the pseudo-label argmax_{c∈Y(s)} p_c(x) from the stage-1 model,
-   restricted to its region's class set, and a second model trains on those with the protocol's loss.
+2. ``pseudo``: a second model trains with the protocol's loss on pseudo-labels made from the stage-1 model.
+   ``pseudo_labels=prototype`` (default) is Hwang et al.'s rule from their official code (MulActSeg,
+   ``trainer/eval_save_cosplbl_prop_includeonehot.py``; :mod:`albench_plugins.labeling._prototypes`): per
+   labeled region, one prototype per named class (the feature of the region's pixel with the highest p_c);
+   each pixel of the region takes the class of its most similar prototype, and with ``expansion`` the
+   labels spread to the touching regions' pixels that are more similar to a prototype than the median of
+   its own pixels. ``pseudo_labels=argmax`` is the simpler rule: argmax_{c∈Y(s)} p_c(x) on the labeled
+   pixels only.
 
 Both stages are evaluated every round (``stage_miou``); the second stage's model is reported as ``miou``
-and scores the pool. Simplifications against Hwang et al., documented as choices: pseudo-labels are the
-restricted argmax of the stage-1 softmax (their code also offers prototype cosine similarity), and they
-are not propagated to neighbouring unlabeled regions (their "label expansion").
+and scores the pool.
 
 A region made only of void pixels has an empty class set and trains nothing; it costs one click (the
 annotator still had to look at it), so no query is ever free.
@@ -21,9 +25,11 @@ annotator still had to look at it), so no query is ever free.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
+from albench_plugins.labeling._prototypes import prototype_pseudo_labels
 
 from albench import LabelingScheme, RegionLabels, hookimpl
 from albench.components import TrainingStage
@@ -37,9 +43,13 @@ MAX_CLASSES = 62  # class sets are int64 bitmasks
 
 @dataclass(frozen=True)
 class WeakParams:
-    """``prototype_weight`` scales the prototypical pixel loss of stage 1 (0 leaves only the merged positive loss)."""
+    """``prototype_weight`` scales the prototypical pixel loss of stage 1 (0 leaves only the merged positive loss).
+    ``pseudo_labels``: stage 2's targets, ``prototype`` (Hwang et al.) or ``argmax`` (the stage-1 argmax within
+    the region's classes). ``expansion``: with prototypes, spread labels to the touching regions (Hwang et al.)."""
 
     prototype_weight: float = 1.0
+    pseudo_labels: Literal["prototype", "argmax"] = "prototype"
+    expansion: bool = True
 
     def __post_init__(self) -> None:
         if self.prototype_weight < 0:
@@ -68,7 +78,13 @@ class PartialLabelStage(TrainingStage):
     def __init__(self, prototype_weight: float) -> None:
         self.prototype_weight = prototype_weight
 
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         inside = _labeled_pixels(regions, labeled)
         sets = region_class_sets(regions.histogram)[regions.superpixels]
         return np.stack([np.where(inside, sets, 0), np.where(inside, regions.superpixels, -1)]).astype(np.int64)
@@ -83,15 +99,36 @@ class PartialLabelStage(TrainingStage):
 
 
 class PseudoLabelStage(TrainingStage):
-    """Stage 2: dense pseudo-labels, the stage-1 prediction restricted to each region's class set."""
+    """Stage 2: dense pseudo-labels from the stage-1 model: prototypes (Hwang et al.) or the restricted argmax."""
 
     name = "pseudo"
     needs_previous_stage = True
 
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
-        if previous_probs is None:
+    def __init__(self, rule: str = "prototype", expansion: bool = True) -> None:
+        self.rule = rule
+        self.expansion = expansion
+        self.needs_previous_features = rule == "prototype"
+
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if previous_probs is None or (self.needs_previous_features and previous_features is None):
             raise ComponentError("labeling 'weak': the pseudo-label stage needs the partial-label stage's predictions")
-        return pseudo_labels(regions, labeled, previous_probs)
+        if previous_features is None or self.rule == "argmax":
+            return pseudo_labels(regions, labeled, previous_probs)
+        return prototype_pseudo_labels(
+            regions.superpixels,
+            labeled,
+            regions.histogram > 0,
+            previous_probs,
+            previous_features,
+            regions.ignore_index,
+            expansion=self.expansion,
+        )
 
 
 def pseudo_labels(regions: RegionLabels, labeled: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -108,7 +145,7 @@ class WeakLabeling(LabelingScheme):
     """Multi-class labels: cost = classes present (at least one click); two-stage training."""
 
     name = "weak"
-    version = "1"
+    version = "2"
     Params = WeakParams
     unit_cost = False
 
@@ -138,7 +175,10 @@ class WeakLabeling(LabelingScheme):
                 f"labeling 'weak' supports at most {MAX_CLASSES} classes (class sets are 64-bit masks); "
                 f"this dataset has {num_classes}"
             )
-        return (PartialLabelStage(self.params.prototype_weight), PseudoLabelStage())
+        return (
+            PartialLabelStage(self.params.prototype_weight),
+            PseudoLabelStage(self.params.pseudo_labels, self.params.expansion),
+        )
 
 
 @hookimpl
