@@ -65,7 +65,7 @@ def cell_text(cell: Cell, digits: int) -> str:
 
 def _suffix(cell: Cell, show_counts: bool) -> str:
     suffix = f" ({cell.n})" if show_counts and cell.n and not cell.empty else ""
-    return suffix + (" †" if cell.incomplete else "")
+    return suffix + (" †" if cell.incomplete else "") + (" ‡" if cell.unconverged else "")
 
 
 def _markdown_escape(text: str) -> str:
@@ -101,7 +101,7 @@ def render_markdown(grids: Sequence[Grid]) -> str:
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_UNICODE = {"±": r"$\pm$", "−": r"$-$", "×": r"$\times$", "†": r"\dag{}", "·": r"$\cdot$", "–": "--",
+_LATEX_UNICODE = {"±": r"$\pm$", "−": r"$-$", "×": r"$\times$", "†": r"\dag{}", "‡": r"\ddag{}", "·": r"$\cdot$", "–": "--",
                   "—": "---", "δ": r"$\delta$", "…": r"\ldots{}", "→": r"$\to$", "≥": r"$\geq$", "≤": r"$\leq$",
                   "²": r"$^2$", "ν": r"$\nu$", "§": r"\S{}"}
 
@@ -162,6 +162,7 @@ def records(grids: Sequence[Grid]) -> list[dict[str, Scalar]]:
                     "table": grid.title, **grid.fields, grid.row_header: row.label, **row.fields,
                     "column": column.header, **column.fields, "mean": _number(cell.mean), "std": _number(cell.std),
                     "n": cell.n, "seeds": " ".join(str(s) for s in cell.seeds), "incomplete_runs": cell.incomplete,
+                    "unconverged_runs": cell.unconverged,
                     "bold": cell.bold, "underline": cell.underline, "reference": row.reference,
                 })
     keys: dict[str, None] = {}

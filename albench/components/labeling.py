@@ -82,10 +82,18 @@ class TrainingStage(ABC):
     ) -> np.ndarray:
         """The ``(..., H, W) int64`` target of one image whose regions ``labeled`` are annotated."""
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
-        """The training loss of a batch: ``logits (B, C, H, W)``, ``target (B, ..., H, W)``."""
+    def loss(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        protocol: Protocol,
+        ignore_index: int,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The training loss of a batch: ``logits (B, C, H, W)``, ``target (B, ..., H, W)``; ``class_weights``
+        (C,) from ``protocol.class_weights``, passed only for stages with dense ``(H, W)`` class targets."""
         gamma = protocol.focal_gamma if protocol.loss == "focal" else None
-        return dense_loss(logits, target, ignore_index, focal_gamma=gamma)
+        return dense_loss(logits, target, ignore_index, focal_gamma=gamma, class_weights=class_weights)
 
 
 class DenseStage(TrainingStage):

@@ -13,6 +13,7 @@ deviation over the seeds of the chosen metric (AuALC by default). Rows are ranke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import defaultdict
@@ -143,6 +144,7 @@ class _Collected:
 
     values: dict[str, dict[str, dict[int, float]]]
     incomplete: dict[str, dict[str, list[Run]]]
+    unconverged: dict[str, dict[str, list[Run]]]
     full_labels: dict[str, str]
     notes: list[str]
 
@@ -151,6 +153,7 @@ def collect(runs: Sequence[Run], value: Callable[[Run], float], row_label: Calla
     """Group run values by row label and column; a second complete run of the same seed is noted, not counted."""
     values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     incomplete: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    unconverged: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     counted: dict[tuple[str, str, int], Run] = {}
     full_labels: dict[str, str] = {}
     notes: list[str] = []
@@ -167,12 +170,18 @@ def collect(runs: Sequence[Run], value: Callable[[Run], float], row_label: Calla
                          "stale results file")
             continue
         values[label][column][run.seed] = value(run)
-    return _Collected(values, incomplete, full_labels, notes)
+        if run.unconverged_rounds:
+            unconverged[label][column].append(run)
+    return _Collected(values, incomplete, unconverged, full_labels, notes)
 
 
 def incomplete_notes(collected: _Collected) -> list[str]:
     return [f"† not averaged, incomplete: {run.describe()}"
-            for by_column in collected.incomplete.values() for runs in by_column.values() for run in runs]
+            for by_column in collected.incomplete.values() for runs in by_column.values() for run in runs] + [
+        f"‡ averaged, but training did not converge in {run.unconverged_rounds} of {run.rounds_done} rounds (a step "
+        f"cap ended it while validation mIoU was still improving): {run.strategy_label} seed {run.seed} on "
+        f"{run.dataset} (run {run.run_id})"
+        for by_column in collected.unconverged.values() for runs in by_column.values() for run in runs]
 
 
 def _average(cells: Sequence[Cell]) -> Cell:
@@ -196,8 +205,10 @@ def leaderboard(runs: Sequence[Run], metric: Metric, convention: ConventionChoic
         has_average = len(columns) > 1 and not repeated
         rows = []
         for label in sorted(set(collected.values) | set(collected.incomplete)):
-            cells = {c.key: stat_cell(collected.values[label].get(c.key, {}),
-                                      len(collected.incomplete[label].get(c.key, []))) for c in columns}
+            cells = {c.key: dataclasses.replace(stat_cell(collected.values[label].get(c.key, {}),
+                                                          len(collected.incomplete[label].get(c.key, []))),
+                                                unconverged=len(collected.unconverged[label].get(c.key, [])))
+                     for c in columns}
             if has_average:
                 cells[AVERAGE] = _average([cells[c.key] for c in columns])
             rows.append(Row(label, cells, {"strategy_label": collected.full_labels[label]}))

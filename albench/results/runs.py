@@ -74,6 +74,12 @@ class Run:
     labeled_per_class: np.ndarray
     stage_miou: tuple[tuple[float, ...] | None, ...] = field(default=())
     label_quality: float | None = None
+    converged: tuple[bool | None, ...] = field(default=())
+
+    @property
+    def unconverged_rounds(self) -> int:
+        """Rounds whose training a step cap ended while validation was still improving (None: not known)."""
+        return sum(1 for verdict in self.converged if verdict is False)
 
     @property
     def num_classes(self) -> int:
@@ -184,6 +190,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         labeled_per_class=np.array([_int_list(r["labeled_per_class"], num_classes) for r in rows], dtype=np.int64),
         stage_miou=tuple(tuple(r["stage_miou"]) if r["stage_miou"] is not None else None for r in rows),
         label_quality=last.get("label_quality"),
+        converged=tuple(r.get("converged") for r in rows),
     )
 
 

@@ -22,7 +22,8 @@ class Cell:
     """A mean ± sample standard deviation over ``n`` values (seeds, or seed pairs).
 
     ``mean`` is NaN when there is no value; ``std`` is NaN for fewer than two values or a published
-    number. ``incomplete`` counts runs left out of the mean because they lack rounds.
+    number. ``incomplete`` counts runs left out of the mean because they lack rounds; ``unconverged`` the
+    runs in the mean with a round whose training did not converge.
     """
 
     mean: float = math.nan
@@ -30,6 +31,7 @@ class Cell:
     n: int = 0
     seeds: tuple[int, ...] = ()
     incomplete: int = 0
+    unconverged: int = 0
     bold: bool = False
     underline: bool = False
 

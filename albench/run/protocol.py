@@ -41,6 +41,9 @@ class Protocol:
     ``patience`` turns ``steps`` into a maximum: every ``eval_every`` steps the model is scored on the
     validation split, and a round's training stops after ``patience`` checks without a better validation
     mIoU, keeping the best weights (the OREAL authors: patience 10). ``None`` trains every step.
+    ``class_weights`` weighs each labeled pixel's loss by its class (``inverse-sqrt``: ∝ f_c^(−1/2) of the
+    labeled pixels' class frequencies f_c, recomputed every round; ``inverse``: ∝ 1/f_c; mean weight 1), so
+    long-tailed classes are not left unlearned; it applies to stages with dense targets.
     ``metric`` picks the mIoU convention of the ``miou`` column: ``standard`` leaves out classes absent
     from both ground truth and prediction; ``paper`` is the OREAL code's (absent from ground truth → IoU
     1, background left out). The confusion matrix is recorded either way.
@@ -56,6 +59,7 @@ class Protocol:
     optimizer: Literal["adam", "sgd"] = "adam"
     loss: Literal["ce", "focal"] = "ce"
     focal_gamma: float = 2.0
+    class_weights: Literal["none", "inverse-sqrt", "inverse"] = "none"
     ema_decay: float | None = None
     augment: bool = True
     eval_batch_size: int = 32

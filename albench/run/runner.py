@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +42,16 @@ from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import RunSpec, open_component
 from albench.run.superpixel_cache import SuperpixelStore
-from albench.run.training import LabeledImages, StageModel, round_seed, stage_targets, train_round
+from albench.run.training import (
+    LabeledImages,
+    StageModel,
+    TrainingReport,
+    convergence_columns,
+    describe_training,
+    round_seed,
+    stage_targets,
+    train_round,
+)
 from albench.selection import take_within_budget, validate_selection
 
 __all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
@@ -193,10 +203,12 @@ class _Run:
                                      device=self.device, progress=self.progress, description="validate")
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
-    def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
-        """Train every stage in order, evaluating each; return the confusion matrices and the times."""
+    def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float, list[TrainingReport]]:
+        """Train every stage in order, evaluating each; return the confusion matrices, the times and how each
+        stage's training went."""
         items = [(self.split.pool[i], local) for i, local in self.pool.labeled_by_image().items()]
         confusions: list[np.ndarray] = []
+        reports: list[TrainingReport] = []
         train_time = eval_time = 0.0
         for index, (stage, stage_model) in enumerate(zip(self.stages, self.models)):
             label = f"round {round_index}: {stage.name}" if len(self.stages) > 1 else f"round {round_index}"
@@ -209,9 +221,10 @@ class _Run:
                                         items, device=self.device, progress=self.progress,
                                         description=f"{label}: targets from the previous stage")
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
-            train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
+            report = train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
                         round_index=round_index, device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
+            reports.append(report)
             trained = time.perf_counter()
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,
@@ -220,10 +233,10 @@ class _Run:
             ))
             train_time += trained - started
             eval_time += time.perf_counter() - trained
-        return confusions, train_time, eval_time
+        return confusions, train_time, eval_time, reports
 
     def row(self, round_index: int, added: np.ndarray, confusions: list[np.ndarray], times: dict[str, float],
-            clicks_before: int) -> dict[str, Any]:
+            clicks_before: int, reports: Sequence[TrainingReport] = ()) -> dict[str, Any]:
         spec, dataset = self.spec, self.parts.dataset
         confusion = confusions[-1]
         images, local = self.pool.locate(added)
@@ -247,7 +260,7 @@ class _Run:
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
-            confusion=confusion.reshape(-1).tolist(), **times, **self.environment,
+            confusion=confusion.reshape(-1).tolist(), **convergence_columns(reports), **times, **self.environment,
         )
         return row
 
@@ -282,13 +295,13 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
             added = run.query(round_index)
             run.pool.mark_labeled(added)
             queried = time.perf_counter()
-            confusions, train_time, eval_time = run.train_and_evaluate(round_index)
+            confusions, train_time, eval_time, reports = run.train_and_evaluate(round_index)
             times = {"time_query_s": queried - started, "time_train_s": train_time, "time_eval_s": eval_time}
-            rows.append(run.row(round_index, added, confusions, times, clicks_before))
+            rows.append(run.row(round_index, added, confusions, times, clicks_before, reports))
             save_checkpoint(partial, run.checkpoint(rows))
             progress.log(
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
-                f"{rows[-1]['labeled_regions']} regions labeled"
+                f"{rows[-1]['labeled_regions']} regions labeled; {describe_training(reports, [s.name for s in run.stages])}"
             )
     except AlbenchError:
         partial.unlink(missing_ok=True)

@@ -89,7 +89,14 @@ class PartialLabelStage(TrainingStage):
         sets = region_class_sets(regions.histogram)[regions.superpixels]
         return np.stack([np.where(inside, sets, 0), np.where(inside, regions.superpixels, -1)]).astype(np.int64)
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
+    def loss(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        protocol: Protocol,
+        ignore_index: int,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         probs = torch.softmax(logits.float(), dim=1)
         class_sets, region_ids = target[:, CLASS_SET], target[:, REGION]
         loss = merged_positive_loss(probs, class_sets)
