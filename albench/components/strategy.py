@@ -40,7 +40,8 @@ class SelectionContext:
         region_image: ``(R,) int64`` pool image index of each region.
         region_cost: clicks that annotating each of the given regions costs.
         unit_cost: True when every region costs one click.
-        overshoot: whether the region that crosses the budget may be kept (the protocol's ``overshoot``).
+        overshoot: whether regions may be added while the clicks spent before them do not exceed the budget, so
+            the one that crosses it is kept (the protocol's ``overshoot``; always False with one click per region).
         graph: which regions touch which (built from the superpixel cache on first use).
         generator: the only source of randomness a strategy may use.
         ground_truth: ``(R,) int64`` dominant ground-truth class of every region, only for strategies

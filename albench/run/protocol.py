@@ -37,7 +37,9 @@ class Protocol:
     ``budget`` is Q, the clicks spent per round; the initial labeled set holds Q random regions.
     ``steps`` optimizer steps train each round, warm-started from the previous round's model when
     ``warm_start`` (the OREAL authors' protocol), else from the same initial weights.
-    ``overshoot`` keeps the region that crosses the click budget (the authors' code).
+    ``overshoot`` spends clicks as the OREAL authors' multi-class loop does: regions are added while the clicks
+    spent before them do not exceed the budget, so the region that crosses it is kept (with one click per
+    region it changes nothing).
     ``patience`` turns ``steps`` into a maximum: every ``eval_every`` steps the model is scored on the
     validation split, and a round's training stops after ``patience`` checks without a better validation
     mIoU, keeping the best weights (the OREAL authors: patience 10). ``None`` trains every step.
@@ -52,7 +54,7 @@ class Protocol:
     budget: int = 300
     rounds: int = 6
     warm_start: bool = True
-    steps: int = 250
+    steps: int = 1000
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -60,7 +62,7 @@ class Protocol:
     loss: Literal["ce", "focal"] = "ce"
     focal_gamma: float = 2.0
     class_weights: Literal["none", "inverse-sqrt", "inverse"] = "none"
-    ema_decay: float | None = None
+    ema_decay: float | None = 0.99
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
@@ -68,8 +70,8 @@ class Protocol:
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"
-    patience: int | None = None
-    eval_every: int = 100
+    patience: int | None = 3
+    eval_every: int = 50
 
     def __post_init__(self) -> None:
         positive = ("budget", "rounds", "batch_size", "eval_batch_size", "score_batch_size", "threads", "eval_every")

@@ -157,6 +157,12 @@ class _Run:
             self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
         return checkpoint.rows
 
+    @property
+    def overshoot(self) -> bool:
+        """The protocol's ``overshoot``, for labeling schemes whose regions cost different numbers of clicks: the
+        authors' click loop exists only for multi-class labels; with one click per region a round takes Q."""
+        return self.protocol.overshoot and not self.parts.labeling.unit_cost
+
     def costs(self, region_ids: np.ndarray) -> np.ndarray:
         return self.parts.labeling.region_cost(self.pool.region_classes[region_ids])
 
@@ -168,7 +174,7 @@ class _Run:
             order = numpy_generator(self.spec.seed, "initial").permutation(self.pool.num_regions)
             if strategy.labels_whole_pool:
                 return order.astype(np.int64)
-            return take_within_budget(order, self.costs(order), self.protocol.budget, overshoot=self.protocol.overshoot)
+            return take_within_budget(order, self.costs(order), self.protocol.budget, overshoot=self.overshoot)
         statistics = strategy.statistics(self.parts.dataset.num_classes)
         region_stats: dict[str, np.ndarray] = {}
         pool_stats: dict[str, np.ndarray] = {}
@@ -185,7 +191,7 @@ class _Run:
             labeled_order=order, labeled_classes=self.pool.region_dominant[order],
             labeled_class_counts=self.pool.labeled_class_counts(), region_stats=region_stats,
             pool_stats=pool_stats, region_sizes=self.pool.region_size, region_image=self.pool.region_image,
-            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.protocol.overshoot,
+            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.overshoot,
             graph=self.graph, generator=numpy_generator(self.spec.seed, "query", round_index),
             ground_truth=self.pool.region_dominant.copy() if strategy.uses_ground_truth else None,
             labeled_round=self.pool.labeled_round(),
@@ -194,7 +200,7 @@ class _Run:
         )
         return validate_selection(
             strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,
-            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.protocol.overshoot,
+            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.overshoot,
         )
 
     def validation_miou(self, model: nn.Module) -> float:
