@@ -38,9 +38,20 @@ def main() -> None:
     registry = load_registry(entry_points=False)
     options = RunOptions(args.dir / "results", args.dir / "cache")
     for strategy, labeling in RUNS:
-        specs = build_specs(registry, [strategy], protocol_file=None, dataset="folder", backbone=None,
-                            superpixels=None, labeling=labeling, seeds=[args.seeds], rounds=None, budget=None,
-                            settings=[f"dataset.image_size={args.size}", *args.settings], data_root=data)
+        specs = build_specs(
+            registry,
+            [strategy],
+            protocol_file=None,
+            dataset="folder",
+            backbone=None,
+            superpixels=None,
+            labeling=labeling,
+            seeds=[args.seeds],
+            rounds=None,
+            budget=None,
+            settings=[f"dataset.image_size={args.size}", *args.settings],
+            data_root=data,
+        )
         for spec in specs:
             table = execute_run(spec, registry, options).table.to_pylist()
             print(f"\n{strategy} ({labeling}), seed {spec.seed}, run {spec.run_id}")
@@ -49,8 +60,10 @@ def main() -> None:
                 best = row["val_best"][-1] if row.get("val_best") and row["val_best"][-1] is not None else float("nan")
                 steps = row["train_steps"][-1] if row.get("train_steps") else 0
                 converged = {True: "yes", False: "NO", None: "?"}[row.get("converged")]
-                print(f"{row['round']:5d}  {row['labeled_regions']:7d}  {100 * row['miou']:5.1f}  {converged:>9}  "
-                      f"{steps:5d}  {100 * best:8.1f}")
+                print(
+                    f"{row['round']:5d}  {row['labeled_regions']:7d}  {100 * row['miou']:5.1f}  {converged:>9}  "
+                    f"{steps:5d}  {100 * best:8.1f}"
+                )
 
 
 if __name__ == "__main__":
