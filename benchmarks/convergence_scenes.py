@@ -36,7 +36,7 @@ def main() -> None:
     if not (data / "classes.txt").exists():
         texture_scenes.write(data, train=240, test=80, size=args.size, seed=0)
     registry = load_registry(entry_points=False)
-    options = RunOptions(args.dir / "results", args.dir / "cache")
+    options = RunOptions(args.dir / "results", args.dir / "cache", data_root=data)
     for strategy, labeling in RUNS:
         specs = build_specs(
             registry,

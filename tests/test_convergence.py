@@ -188,3 +188,51 @@ def test_training_weighs_the_loss_by_the_labeled_pixels_classes(registry, tmp_pa
     assert len(seen) == 2 and seen[0].tolist() == pytest.approx(class_weights(counts, "inverse-sqrt").tolist())
     assert '"class_weights": "inverse-sqrt"' in json.dumps(dataclasses.asdict(spec.protocol))
     assert spec.protocol_hash != resolve_run(registry, TINY_CONFIG, "random", 0).protocol_hash
+
+
+def test_the_run_command_prints_convergence_per_round(tmp_path, tiny_protocol_file, monkeypatch):
+    from typer.testing import CliRunner
+
+    from albench.cli import app
+
+    monkeypatch.setenv("ALBENCH_LOAD_PLUGINS", "")
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-s",
+            "random",
+            "-r",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--set",
+            "protocol.patience=1",
+            "--set",
+            "protocol.eval_every=2",
+            "--set",
+            "protocol.steps=4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "converged" in result.stdout  # the summary's column
+    lines = [line for line in result.stderr.splitlines() if "random seed 0 round" in line]
+    assert len(lines) == 3 and all("converged: stopped at step" in m or "NOT converged" in m for m in lines)
+    # without validation nothing is known, and the summary says so
+    plain = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(tiny_protocol_file),
+            "-s",
+            "random",
+            "-r",
+            str(tmp_path / "p"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
+    assert plain.exit_code == 0 and "convergence unknown" in plain.stderr
