@@ -3,7 +3,7 @@
 The scenes come from benchmarks/texture_scenes.py (scikit-image's bundled photographs, no download), read
 through the ``folder`` dataset with the embedded default protocol; mIoU is measured on the held-out test split.
 
-    python benchmarks/convergence_scenes.py [--dir DIR] [--seeds 0] [--set protocol.steps=250 ...]
+    python benchmarks/convergence_scenes.py [--dir DIR] [--seeds 0] [--only full] [--set protocol.steps=250 ...]
 
 prints one table per run: round, labeled regions, mIoU, whether training converged, its steps and validation
 best. Extra ``--set`` values go to every run (e.g. ``protocol.patience=none protocol.steps=250`` for the old
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--set", dest="settings", action="append", default=[])
+    parser.add_argument("--only", action="append", default=[], help="run only these strategies (full, random, oreal)")
     args = parser.parse_args()
     data = args.dir / "data"
     if not (data / "classes.txt").exists():
@@ -38,6 +39,8 @@ def main() -> None:
     registry = load_registry(entry_points=False)
     options = RunOptions(args.dir / "results", args.dir / "cache", data_root=data)
     for strategy, labeling in RUNS:
+        if args.only and strategy not in args.only:
+            continue
         specs = build_specs(
             registry,
             [strategy],
