@@ -37,3 +37,8 @@ def register_labeling_schemes(register: Register) -> None:
 @hookspec
 def register_strategies(register: Register) -> None:
     """Register query-strategy classes (subclasses of ``albench.Strategy``) by calling ``register(cls)``."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executor classes (subclasses of ``albench.Executor``) by calling ``register(cls)``."""

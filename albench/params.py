@@ -1,15 +1,30 @@
-"""Typed component parameters: declared as a frozen dataclass, checked before any training starts.
+'''Typed component parameters: declared as a frozen dataclass, checked before any training starts.
 
 A component declares ``Params``, a frozen dataclass whose fields carry type hints and defaults. Raw values
 come from the command line (strings) or a protocol file (TOML values); :func:`resolve_params` turns them into
 a ``Params`` instance or raises :class:`~albench.errors.ParameterError` naming the component and the field.
-"""
+
+Each parameter is documented in the ``Attributes:`` section of the dataclass's docstring, one
+``name: what it does`` line per field (continuation lines indented further), as Google-style docstrings
+do; ``albench plugins`` and the README's parameter tables show those lines (:func:`describe_params`)::
+
+    @dataclass(frozen=True)
+    class EntropyParams:
+        """Parameters of ``entropy``.
+
+        Attributes:
+            aggregation: how H(x) is reduced over a region: mean, max or p95.
+        """
+
+        aggregation: RegionAggregation = "mean"
+'''
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -17,7 +32,7 @@ from typing import Any, Literal, Union
 
 from albench.errors import ParameterError
 
-__all__ = ["NoParams", "check_params_class", "coerce_value", "params_to_dict", "resolve_params"]
+__all__ = ["NoParams", "ParamInfo", "added", "check_params_class", "coerce_value", "describe_params", "describe_type", "identity_params", "params_to_dict", "resolve_params"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,15 +44,16 @@ _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
 
-def _describe(tp: Any) -> str:
+def describe_type(tp: Any) -> str:
+    """A parameter's type as users write values of it: ``'max' | 'mean'``, ``int | None``, ``tuple[float, ...]``."""
     origin = typing.get_origin(tp)
     if origin is Literal:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     if origin in (Union, types.UnionType):
-        return " | ".join(_describe(a) for a in typing.get_args(tp))
+        return " | ".join(describe_type(a) for a in typing.get_args(tp))
     if origin is tuple:
         args = typing.get_args(tp)
-        return f"tuple[{_describe(args[0])}, ...]" if args else "tuple"
+        return f"tuple[{describe_type(args[0])}, ...]" if args else "tuple"
     if tp is type(None):
         return "None"
     return getattr(tp, "__name__", str(tp))
@@ -118,9 +134,7 @@ def resolve_params(params_cls: type, raw: Mapping[str, Any], *, owner: str) -> A
         try:
             values[key] = coerce_value(value, tp)
         except (ValueError, json.JSONDecodeError):
-            raise ParameterError(
-                f"{owner}: parameter {key!r} must be {_describe(tp)}, got {value!r}."
-            ) from None
+            raise ParameterError(f"{owner}: parameter {key!r} must be {describe_type(tp)}, got {value!r}.") from None
     try:
         return params_cls(**values)
     except (TypeError, ValueError) as error:
@@ -149,3 +163,75 @@ def params_to_dict(params: Any) -> dict[str, Any]:
         value = getattr(params, field.name)
         out[field.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamInfo:
+    """One parameter as ``albench plugins`` shows it: name, type, default (JSON-ready) and documentation."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+
+
+_SECTION = re.compile(r"^(Attributes|Parameters|Args):\s*$")
+_ENTRY = re.compile(r"^(\w+)(?:\s*\([^)]*\))?:\s*(.*)$")
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``name → text`` from the ``Attributes:`` section of ``cls``'s own docstring."""
+    docs: dict[str, str] = {}
+    lines = (cls.__dict__.get("__doc__") or "").expandtabs().splitlines()
+    header = next((i for i, line in enumerate(lines) if _SECTION.match(line.strip())), None)
+    if header is None:
+        return docs
+    base = len(lines[header]) - len(lines[header].lstrip())
+    entry_indent, current = None, None
+    for line in lines[header + 1 :]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent <= base:
+            break  # the section ended
+        if entry_indent is None:
+            entry_indent = indent
+        match = _ENTRY.match(line.strip())
+        if indent == entry_indent and match:
+            current = match.group(1)
+            docs[current] = match.group(2).strip()
+        elif current is not None and indent > entry_indent:
+            docs[current] = f"{docs[current]} {line.strip()}".strip()
+    return docs
+
+
+def describe_params(params_cls: type) -> list[ParamInfo]:
+    """Every field of a ``Params`` dataclass with its type, default and documentation (see the module
+    docstring for the convention; a field a subclass inherits keeps its base class's line)."""
+    docs: dict[str, str] = {}
+    for cls in reversed(params_cls.__mro__):
+        docs.update(_attribute_docs(cls))
+    hints = typing.get_type_hints(params_cls)
+    defaults = params_to_dict(params_cls())
+    return [
+        ParamInfo(f.name, describe_type(hints[f.name]), defaults[f.name], docs.get(f.name, ""))
+        for f in dataclasses.fields(params_cls)
+    ]
+
+
+def added(default: Any, since: str) -> Any:
+    """Declare a parameter added after runs were recorded without it: ``x: int = added(0, since="0.2")``.
+
+    While it keeps ``default`` (which must leave the numbers as they were), it is left out of run ids and
+    protocol hashes, so results from before the parameter existed keep their ids and group with new ones.
+    """
+    return dataclasses.field(default=default, metadata={"added": since})
+
+
+def identity_params(params: Any) -> dict[str, Any]:
+    """:func:`params_to_dict` without the :func:`added` parameters that hold their default: what is hashed."""
+    values = params_to_dict(params)
+    for field in dataclasses.fields(params):
+        if "added" in field.metadata and getattr(params, field.name) == field.default:
+            del values[field.name]
+    return values

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from albench.errors import SelectionError
 
-__all__ = ["CostFunction", "allocate_items", "items_per_class", "take_within_budget", "top_k", "validate_selection"]
+if TYPE_CHECKING:
+    from albench.components.strategy import SelectionContext
+
+__all__ = [
+    "CostFunction",
+    "allocate_items",
+    "items_per_class",
+    "spend_in_score_order",
+    "take_within_budget",
+    "top_k",
+    "validate_selection",
+]
 
 CostFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -70,6 +82,26 @@ def take_within_budget(order: np.ndarray, costs: np.ndarray, budget: int, *, ove
     else:
         fits = int(np.searchsorted(spent, budget, side="right"))
     return order[: min(fits, len(order))]
+
+
+def spend_in_score_order(context: SelectionContext, scores: np.ndarray) -> np.ndarray:
+    """The unlabeled regions in descending score (ties: lowest id; NaN last), as far as the click budget goes.
+
+    With one click per region these are the Q best regions. Otherwise regions are taken in score order until
+    the next one no longer fits (or, with ``context.overshoot``, until one crosses the budget).
+    """
+    candidates = context.unlabeled_ids()
+    if context.unit_cost:
+        return top_k(scores, context.budget, candidates)
+    # A region costs at least one click unless it is all void, so budget + 1 regions nearly always suffice;
+    # look further only when every region ranked so far fitted.
+    wanted = context.budget + 1
+    while True:
+        order = top_k(scores, wanted, candidates)
+        taken = take_within_budget(order, context.region_cost(order), context.budget, overshoot=context.overshoot)
+        if len(taken) < len(order) or len(order) == len(candidates):
+            return taken
+        wanted *= 2
 
 
 def validate_selection(

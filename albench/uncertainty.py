@@ -1,4 +1,4 @@
-"""Pixel uncertainty measures of SPEC.md §Strategies, as plain functions and as engine :class:`PixelScore` s."""
+"""Pixel uncertainty measures of docs/strategies.md, as plain functions and as engine :class:`PixelScore` s."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ OVR_EPSILON = 1e-7
 def ovr_entropy(p: torch.Tensor, eps: float = OVR_EPSILON) -> torch.Tensor:
     """One-vs-rest entropy per class, natural log: H_c = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε).
 
+    Bit for bit the OREAL authors' float32 expression (``utils.py: compute_entropy_v2`` in
+    github.com/feiwu77777/simple_AL): ``b = stack([1 − p, p]); −(b · log(b + 1e-7)).sum(1)``, i.e. the same
+    elementwise float32 operations (1 − p; x + ε with ε rounded to float32; log; products) and one float32
+    addition of the two terms, whose order does not matter, then an exact negation. torch's float32 log is
+    elementwise, so H_c of a pixel does not depend on the tensor it sits in (checked in the tests).
     Without autograd the temporaries are reused in place (same operations, same roundings): on whole
     probability maps each temporary is as large as the map, and allocating it costs more than the arithmetic.
     """
@@ -87,37 +92,38 @@ def bvsb_margin(probs: torch.Tensor) -> torch.Tensor:
 
 @numba.njit(inline="always")
 def bernoulli_variance(p: float) -> float:
-    """k = p(1 − p), the order key of one-vs-rest entropy (a numba scalar function, fused by the engine)."""
-    # A float32 one keeps float32 arithmetic for float32 p (an integer 1 would promote to float64 in numba),
-    # so the fused key has exactly the roundings of order_key's ``probs * (1 - probs)``.
+    """k = p(1 − p) in float32, the key of one-vs-rest entropy (a numba scalar function, fused by the engine)."""
+    # A float32 one keeps float32 arithmetic for float32 p (an integer 1 would promote to float64 in numba).
     return p * (np.float32(1.0) - p)  # type: ignore[return-value]
 
 
 class OvrEntropy(PixelScore):
-    """C channels of one-vs-rest entropy (OREAL).
+    """C channels of one-vs-rest entropy (OREAL), exactly as :func:`ovr_entropy` computes it.
 
-    H_c is symmetric about p_c = ½ and increasing in k = p_c(1 − p_c), so any order statistic of H_c over a
-    region is H_c at the matching order statistic of k: the engine reduces k (fused into the CPU maximum as
-    :func:`bernoulli_variance`) and takes logarithms of the reduced values only, in float64 at
-    p = 2k / (1 + √(1 − 4k)), the root ≤ ½ of p² − p + k = 0.
+    H_c is symmetric about p_c = ½ and increasing in k = p_c(1 − p_c), so a region's maximal H_c sits at
+    one of its largest keys: the CPU engine reduces k (:func:`bernoulli_variance`) and evaluates H_c only on
+    the pixels whose key lies within :attr:`key_tolerance` of the maximum. The float32 H_c as torch rounds it
+    is monotone in the float32 key only up to a few ulps; the tolerance, 2¹³ ulps of k (a relative band of
+    at least 2⁻¹¹), covers what the rounding can do. Why: with the arguments rounded as torch rounds them
+    (1 − p, p + ε, 1 − p + ε: each monotone in p), each of the two terms is monotone in p, and the only
+    non-monotone steps are the roundings of log (≤ 1 ulp, as in SLEEF and MKL), of the two products and of
+    the sum, at most 2⁻²¹ relative to the terms for two pixels together. Where p ≥ 2⁻¹¹ the exact H_c gains
+    at least 2 per unit of k, which outweighs that within a relative band of 10⁻⁴ of k; below, the p-term
+    alone gains |ln(p + ε)| − 1 ≥ 5.9 per unit of p, enough within 3·10⁻⁶, and the (1 − p)-term is a
+    monotone staircase. Pixels with p ∈ {0, 1} (key 0) all score −ln(1 + ε), no higher than any p ∈ (0, 1).
+    ``benchmarks/check_ovr_band.py`` checks the tolerance on every float32 p in [0, ½] (the upper half
+    mirrors it exactly): the largest gap any rounding opens is below 3·10⁻⁷ of k, about 5 ulps.
     """
 
     name = "ovr-entropy"
     elementwise_key = bernoulli_variance
+    key_tolerance = 2**13
 
     def channels(self, num_classes: int) -> int:
         return num_classes
 
     def compute(self, probs: torch.Tensor) -> torch.Tensor:
         return ovr_entropy(probs)
-
-    def order_key(self, probs: torch.Tensor) -> torch.Tensor | None:
-        return probs * (1 - probs)  # the same two roundings as bernoulli_variance
-
-    def from_order_key(self, key: torch.Tensor) -> torch.Tensor:
-        k = key.to(torch.float64).clamp(0.0, 0.25)
-        root = k.mul(-4).add_(1).sqrt_().add_(1)  # 1 + √(1 − 4k), in place: see ovr_entropy
-        return ovr_entropy(k.mul_(2).div_(root))
 
 
 class ShannonEntropy(PixelScore):

@@ -117,13 +117,6 @@ def test_bilinear_upsampling_is_smooth_and_the_right_size(built):
     assert not torch.equal(block, block[..., :1, :1].expand_as(block))
 
 
-def test_odd_input_sizes_come_back_at_the_input_size(built):
-    _, _, model = built
-    model.eval()
-    with torch.no_grad():
-        assert model(images(1, (50, 70))).shape == (1, NUM_CLASSES, 50, 70)
-
-
 def test_the_upsample_parameter_reaches_the_model(registry):
     model = build(registry, "deeplabv3-vit", upsample="bilinear")
     assert model.upsample == "bilinear"

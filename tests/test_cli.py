@@ -61,11 +61,12 @@ def test_leaderboard_csv_and_json_agree_with_a_hand_recomputation(results: Path)
     csv_result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
     assert csv_result.exit_code == 0, csv_result.output
     rows = list(csv.DictReader(io.StringIO(csv_result.stdout)))
-    # one table (oreal aggregates by max; random has no aggregation), one column (toy), no Average
-    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal", "max", "toy"),
-                                                                              ("random", "max", "toy")}
+    # one table with the aggregation in the label (oreal aggregates by max; random has none), one column
+    # (toy), no Average
+    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal (max)", "max", "toy"),
+                                                                              ("random", "", "toy")}
     for row in rows:
-        assert float(row["mean"]) == pytest.approx(expected[row["strategy"]], abs=1e-3)
+        assert float(row["mean"]) == pytest.approx(expected[row["strategy_label"]], abs=1e-3)
         assert row["n"] == "2" and row["seeds"] == "0 1" and row["incomplete_runs"] == "0"
         assert row["metric"] == "aualc"
     assert [r["rank"] for r in rows] == ["1", "2"]
@@ -94,9 +95,9 @@ def test_leaderboard_markdown_and_table(results: Path):
     markdown = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "markdown"])
     assert markdown.exit_code == 0
     lines = markdown.stdout.splitlines()
-    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"
+    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels"
     assert lines[2] == "| strategy | toy |"
-    assert lines[4].startswith("| oreal | ") or lines[4].startswith("| random | ")
+    assert lines[4].startswith("| oreal (max) | ") or lines[4].startswith("| random | ")
     assert lines[4].split(" | ")[1].startswith("**")  # the best is bold
     table = runner.invoke(app, ["leaderboard", "-r", str(results)])
     assert table.exit_code == 0 and "oreal" in table.stdout and "random" in table.stdout
@@ -120,7 +121,11 @@ def test_plugins_lists_every_builtin_component():
         (["-s", "oreal", "--dataset", "voc"], "unknown dataset 'voc'."),
         (["-s", "oreal", "--set", "strategy.aggregation=median"],
          "strategy 'oreal': parameter 'aggregation' must be 'max' | 'mean' | 'p95', got 'median'"),
-        (["-s", "oreal", "--set", "strategy.lambda=2"], "strategy 'oreal' has no parameter 'lambda'"),
+        (["-s", "oreal", "--set", "strategy.lambda=2"], "no chosen strategy (oreal) has a parameter 'lambda'"),
+        (["-s", "oreal", "-s", "random", "--set", "strategy.agregation=mean"],
+         "has a parameter 'agregation'. Did you mean 'aggregation'?"),
+        (["-s", "oreal(aggregation=median)"], "parameter 'aggregation' must be 'max' | 'mean' | 'p95', got 'median'"),
+        (["-s", "oreal(aggregation)"], "'aggregation' is not PARAM=VALUE"),
         (["-s", "oreal", "--set", "model.depth=3"], "unknown kind 'model'"),
         (["-s", "oreal", "--set", "aggregation"], "expected KIND.PARAMETER=VALUE"),
         (["-s", "oreal", "--seed", "x"], "--seed 'x': expected an integer"),
@@ -143,10 +148,13 @@ def test_leaderboard_of_a_missing_directory(tmp_path):
     assert "results directory" in result.stderr and "does not exist" in result.stderr
 
 
-def test_leaderboard_names_an_unreadable_results_file(tmp_path):
+def test_leaderboard_sets_an_unreadable_results_file_aside(tmp_path):
     (tmp_path / "broken.parquet").write_text("not parquet")
     result = runner.invoke(app, ["leaderboard", "-r", str(tmp_path)])
-    assert result.exit_code == 1 and "broken.parquet is not readable Parquet" in " ".join(result.stderr.split())
+    message = " ".join(result.stderr.split())
+    assert f"set aside {tmp_path / 'broken.parquet'}: not readable Parquet" in message, message
+    assert f"moved to {tmp_path / '.quarantine' / 'broken.parquet'}" in message
+    assert "Traceback" not in result.output and not (tmp_path / "broken.parquet").exists()
 
 
 def test_seed_and_setting_parsers():
@@ -160,15 +168,20 @@ def test_seed_and_setting_parsers():
 def test_leaderboard_reads_files_from_before_a_column_was_added(results: Path):
     path = next(results.glob("*.parquet"))
     table = pq.read_table(path)
-    pq.write_table(table.drop_columns(["aggregation"]), path)
+    # As an albench from before that column (and before checksums) wrote it.
+    footer = {k: v for k, v in table.schema.metadata.items() if k != b"albench.checksum"}
+    pq.write_table(table.drop_columns(["aggregation"]).replace_schema_metadata(footer), path)
     result = runner.invoke(app, ["leaderboard", "-r", str(results), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 2
+    assert "set aside" not in result.stderr and not (results / ".quarantine").exists()
 
 
-def test_leaderboard_rejects_a_parquet_file_that_is_not_albench_results(tmp_path):
+def test_leaderboard_skips_a_parquet_file_that_is_not_albench_results(tmp_path):
     import pyarrow as pa
 
     pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
     result = runner.invoke(app, ["leaderboard", "-r", str(tmp_path)])
-    assert result.exit_code == 1 and "lacks columns run_id" in result.stderr and "not an albench results file" in result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"skipped {tmp_path / 'other.parquet'}: not an albench results file (no run_id," in message, message
+    assert (tmp_path / "other.parquet").exists() and not (tmp_path / ".quarantine").exists()

@@ -16,13 +16,14 @@ import torch
 from conftest import TINY_CONFIG
 from torch import nn
 
-from albench.cli._tables import cell_text, records
+from albench.cli._tables import records
 from albench.losses import class_weights, dense_loss
 from albench.results.leaderboard import leaderboard, parse_metric
 from albench.results.runs import load_runs
 from albench.results.store import SCHEMA, read_results
+from albench.results.tables import cell_suffix, cell_text
 from albench.run.progress import NullProgress
-from albench.run.runner import RunOptions, _instantiate, _Run, execute_run
+from albench.run.runner import RunOptions, _distributions, _instantiate, _Run, execute_run
 from albench.run.spec import resolve_run
 from albench.run.training import (
     EarlyStopping,
@@ -105,7 +106,7 @@ def test_results_files_without_the_convergence_columns_read_as_null(tmp_path):
     old = next((FIXTURES / "runs").glob("*.parquet"))
     assert "converged" not in pq.read_schema(old).names
     (tmp_path / old.name).write_bytes(old.read_bytes())
-    table = read_results(tmp_path)
+    table = read_results(tmp_path).table
     assert table.schema == SCHEMA
     assert set(table.column("converged").to_pylist()) == {None}
     assert set(map(str, table.column("train_stop").to_pylist())) == {"None"}
@@ -120,15 +121,16 @@ def test_the_leaderboard_marks_cells_with_unconverged_rounds():
     target = next(r for r in runs if (r.dataset, r.strategy_label, r.seed) == ("toy", "oreal", 0))
     marked = replace(target, converged=(True, False, None))
     grids = leaderboard([marked if r is target else r for r in runs], parse_metric("aualc"))
-    grid = next(g for g in grids if g.fields["aggregation"] == "max")
+    grid = next(g for g in grids if any(c.fields.get("dataset") == "toy" for c in g.columns))
     (column,) = [c for c in grid.columns if c.fields.get("dataset") == "toy"]
-    cell = grid.cell("oreal", column.key)
+    cell = grid.cell("oreal (max)", column.key)
     assert cell.unconverged == 1 and cell.mean == pytest.approx(51.25)  # still averaged
     assert grid.cell("random", column.key).unconverged == 0
     assert any(n.startswith("‡ averaged, but training did not converge in 1 of 3 rounds") for n in grid.notes)
-    record = next(r for r in records([grid]) if r["strategy"] == "oreal" and r["column"] == column.header)
+    record = next(r for r in records([grid]) if r["strategy"] == "oreal (max)" and r["column"] == column.header)
     assert record["unconverged_runs"] == 1
-    assert not cell_text(cell, 2).endswith("‡")  # the mark is a suffix of the rendered cell (formats add it)
+    assert not cell_text(cell, 2).endswith("‡")  # the mark is the cell's suffix, as every format renders it
+    assert cell_suffix(cell, False).endswith(" ‡") and "‡" not in cell_suffix(grid.cell("random", column.key), False)
 
 
 # ------------------------------------------------------------------ the class-weighted loss
@@ -156,7 +158,13 @@ def test_weighted_dense_loss_by_hand():
 def test_training_weighs_the_loss_by_the_labeled_pixels_classes(registry, tmp_path):
     protocol = TINY_CONFIG.protocol.replace(class_weights="inverse-sqrt", steps=2)
     spec = resolve_run(registry, dataclasses.replace(TINY_CONFIG, protocol=protocol), "random", 0)
-    run = _Run(spec, _instantiate(registry, spec, None), RunOptions(tmp_path / "r", tmp_path / "c"), NullProgress())
+    run = _Run(
+        spec,
+        _instantiate(registry, spec, None),
+        RunOptions(tmp_path / "r", tmp_path / "c"),
+        NullProgress(),
+        distributions=_distributions(registry, spec),
+    )
     run.pool.mark_labeled(run.query(0))
     items = [(run.split.pool[i], local) for i, local in run.pool.labeled_by_image().items()]
     stage = run.stages[0]
@@ -180,7 +188,6 @@ def test_training_weighs_the_loss_by_the_labeled_pixels_classes(registry, tmp_pa
         data,
         protocol,
         seed=1,
-        round_index=0,
         device=torch.device("cpu"),
         progress=NullProgress(),
         description="train",

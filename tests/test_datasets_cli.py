@@ -53,7 +53,7 @@ def test_voc_layout_end_to_end(tmp_path):
     assert split["evaluation"] == ["2008_000001", "2008_000002"]  # the official val set is the test set
     assert json.loads(rows[0]["dataset_params"])["image_size"] == 32
     ranking = _leaderboard(tmp_path / "results")
-    assert {r["strategy"] for r in ranking} == {"oreal", "random"} and [r["rank"] for r in ranking] == ["1", "2"]
+    assert {r["strategy_label"] for r in ranking} == {"oreal", "random"} and [r["rank"] for r in ranking] == ["1", "2"]
 
 
 def test_folder_layout_end_to_end(tmp_path):
@@ -64,7 +64,7 @@ def test_folder_layout_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     rows = pq.read_table(next((tmp_path / "results").glob("*.parquet"))).to_pylist()
     assert rows[0]["class_names"] == ["background", "tool", "organ"] and rows[0]["background_class"] == 0
-    assert {r["strategy"] for r in _leaderboard(tmp_path / "results")} == {"oreal", "random"}
+    assert {r["strategy_label"] for r in _leaderboard(tmp_path / "results")} == {"oreal", "random"}
 
 
 def test_broken_data_gives_one_line_naming_the_file(tmp_path):

@@ -1,4 +1,4 @@
-"""The paper's protocol files (benchmarks/{voc,cityscapes,endovis,monarch}.toml): they load, carry the paper's
+"""The paper's protocol files (albench/run/protocols/{voc,cityscapes,endovis,monarch}.toml): they load, carry the paper's
 settings, and resolve against the registry for every component that is registered."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from dataset_fixtures import write_cityscapes, write_endovis_sequence, write_folder, write_voc
 
-from albench.run.protocol import load_protocol_file
+from albench.run.protocol import BUNDLED_PROTOCOLS, load_protocol_file
 from albench.run.spec import resolve_run
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = BUNDLED_PROTOCOLS
 
-# file → (dataset, image size, seeds, superpixels per image, PixelBal ν): SPEC.md §Settings per dataset
+# file → (dataset, image size, seeds, superpixels per image, PixelBal ν): the paper's settings (docs/protocol.md#the-bundled-protocols)
 PAPER = {
     "voc": ("pascal-voc", 513, 3, 150, 12.0),
     "cityscapes": ("cityscapes", 769, 3, 300, 6.0),

@@ -84,7 +84,7 @@ def test_pad_fills_image_with_black_and_target_with_ignore():
 
 
 def test_pad_mode_centre_crop_gives_the_input_back_or_its_mirror():
-    """Symmetric padding then a centre crop to the input size is the identity (SPEC.md's literal wording)."""
+    """Symmetric padding then a centre crop to the input size is the identity (the padding reading of the supplementary's wording)."""
     image, target = _ramp(30, 40)
     for seed in range(6):
         new_image, new_target = _zoom(image, target, seed, mode="pad")

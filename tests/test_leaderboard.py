@@ -44,7 +44,7 @@ def _key(grid: Grid, dataset: str) -> str:
 
 
 def test_max_table_by_hand(runs):
-    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc")))["max"]
+    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc"), by_aggregation=True))["max"]
     assert [c.header for c in grid.columns] == ["cityscapes", "toy", AVERAGE]
     assert [r.label for r in grid.rows] == ["oreal", "bvsb", "random"]  # by Average: 46.56, 44.69, 40.31
     toy, city = _key(grid, "toy"), _key(grid, "cityscapes")
@@ -62,24 +62,26 @@ def test_max_table_by_hand(runs):
         assert grid.cell(label, toy).seeds == (0, 1) and grid.cell(label, toy).n == 2
     # the oreal seed-2 checkpoint (2 of 3 rounds) is flagged, not averaged
     assert grid.cell("oreal", toy).incomplete == 1
-    assert any(n.startswith("† not averaged, incomplete: oreal seed 2 on toy: 2 of 3 rounds (checkpoint")
-               for n in grid.notes)
+    assert any(
+        n.startswith("† not averaged, incomplete: oreal seed 2 on toy: 2 of 3 rounds (checkpoint") for n in grid.notes
+    )
     assert [r.fields["rank"] for r in grid.rows] == [1, 2, 3]
     assert grid.rows[0].fields["strategy_label"] == "oreal"
 
 
 def test_best_is_bold_and_second_underlined_per_column(runs):
-    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc")))["mean"]
+    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc"), by_aggregation=True))["mean"]
     city = _key(grid, "cityscapes")
     # mean table, cityscapes: oreal(mean) 40.625, random 38.125, bvsb 36.25
-    assert [(grid.cell(label, city).bold, grid.cell(label, city).underline) for label in ("oreal", "random", "bvsb")] \
-        == [(True, False), (False, True), (False, False)]
+    assert [
+        (grid.cell(label, city).bold, grid.cell(label, city).underline) for label in ("oreal", "random", "bvsb")
+    ] == [(True, False), (False, True), (False, False)]
     # the incomplete bvsb seed 2 on cityscapes is counted apart
     assert grid.cell("bvsb", city).incomplete == 1 and grid.cell("bvsb", city).n == 2
 
 
 def test_random_has_no_aggregation_and_appears_in_both_tables(runs):
-    tables = _by_aggregation(leaderboard(runs, parse_metric("aualc")))
+    tables = _by_aggregation(leaderboard(runs, parse_metric("aualc"), by_aggregation=True))
     assert set(tables) == {"max", "mean"}
     for grid in tables.values():
         assert "random" in [r.label for r in grid.rows]
@@ -89,7 +91,7 @@ def test_random_has_no_aggregation_and_appears_in_both_tables(runs):
 
 def test_without_checkpoints_nothing_is_flagged_on_toy(runs):
     finished = load_runs(FIXTURES / "runs", checkpoints=False).runs
-    grid = _by_aggregation(leaderboard(finished, parse_metric("aualc")))["max"]
+    grid = _by_aggregation(leaderboard(finished, parse_metric("aualc"), by_aggregation=True))["max"]
     assert grid.cell("oreal", _key(grid, "toy")).incomplete == 0
     assert len(finished) == len(runs) - 1
 
@@ -110,12 +112,12 @@ def test_without_checkpoints_nothing_is_flagged_on_toy(runs):
     ],
 )
 def test_other_metrics(runs, metric, label, dataset, expected):
-    grid = _by_aggregation(leaderboard(runs, parse_metric(metric)))["max"]
+    grid = _by_aggregation(leaderboard(runs, parse_metric(metric), by_aggregation=True))["max"]
     assert grid.cell(label, _key(grid, dataset)).mean == pytest.approx(expected)
 
 
 def test_paper_convention_recomputed_from_the_confusion(runs):
-    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc"), convention="paper"))["max"]
+    grid = _by_aggregation(leaderboard(runs, parse_metric("aualc"), convention="paper", by_aggregation=True))["max"]
     # toy oreal without the background: seed 0 (20 + 2·40 + 52.5) / 4 = 38.125; seed 1 (15 + 2·35 + 47.5) / 4 = 33.125
     assert grid.cell("oreal", _key(grid, "toy")).mean == pytest.approx(35.625)
     assert any("paper convention" in n for n in grid.notes)
@@ -125,7 +127,7 @@ def test_runs_of_another_protocol_are_shown_apart_never_averaged(runs, tmp_path)
     for directory in ("runs", "other_protocol"):
         for path in (FIXTURES / directory).glob("*.parquet"):
             shutil.copy(path, tmp_path / path.name)
-    grid = _by_aggregation(leaderboard(load_runs(tmp_path).runs, parse_metric("aualc")))["max"]
+    grid = _by_aggregation(leaderboard(load_runs(tmp_path).runs, parse_metric("aualc"), by_aggregation=True))["max"]
     toy_columns = [c for c in grid.columns if c.fields.get("dataset") == "toy"]
     assert len(toy_columns) == 2 and all(c.header.startswith("toy [") for c in toy_columns)
     assert AVERAGE not in [c.key for c in grid.columns]
@@ -138,25 +140,29 @@ def test_runs_of_another_protocol_are_shown_apart_never_averaged(runs, tmp_path)
 def test_a_second_run_of_the_same_seed_is_noted_not_counted(runs):
     run = next(r for r in runs if (r.dataset, r.strategy_label, r.seed) == ("toy", "random", 0))
     stale = replace(run, run_id="zzzz", strategy_version="0", recorded_miou=run.recorded_miou * 0)
-    grid = _by_aggregation(leaderboard([*runs, stale], parse_metric("aualc")))["max"]
+    grid = _by_aggregation(leaderboard([*runs, stale], parse_metric("aualc"), by_aggregation=True))["max"]
     assert grid.cell("random", _key(grid, "toy")).mean == pytest.approx(42.5)
     assert any("zzzz" in n and "only" in n for n in grid.notes)
 
 
 def test_filters_are_globs_on_name_or_label(runs):
     assert {r.strategy_label for r in RunFilter(strategy=["oreal*"])(runs)} == {"oreal", "oreal(aggregation=mean)"}
-    assert {r.strategy_label for r in RunFilter(strategy=["oreal(aggregation=mean)"])(runs)} == {"oreal(aggregation=mean)"}
+    assert {r.strategy_label for r in RunFilter(strategy=["oreal(aggregation=mean)"])(runs)} == {
+        "oreal(aggregation=mean)"
+    }
     assert {r.dataset for r in RunFilter(dataset=["city*"])(runs)} == {"cityscapes"}
     assert RunFilter(backbone=["resnet*"])(runs) == []
 
 
 def test_unknown_metric_names_the_choices():
-    with pytest.raises(ParameterError, match=r"--metric 'miou@x' is not a metric; use aualc \(alias auac\), miou@ROUND"):
+    with pytest.raises(
+        ParameterError, match=r"--metric 'miou@x' is not a metric; use aualc \(alias auac\), miou@ROUND"
+    ):
         parse_metric("miou@x")
 
 
 def test_gini_after_a_given_round(runs):
-    grid = _by_aggregation(leaderboard(runs, parse_metric("gini-all@0")))["max"]
+    grid = _by_aggregation(leaderboard(runs, parse_metric("gini-all@0"), by_aggregation=True))["max"]
     # round 0 counts are shared by strategies: seed 0 [8, 1, 1] → 1 − 2·7/30; seed 1 [7, 2, 1] → 1 − 2·6/30
     assert grid.cell("oreal", _key(grid, "toy")).mean == pytest.approx((1 - 14 / 30 + 1 - 12 / 30) / 2)
     assert parse_metric("gini@final").name == "gini" and parse_metric("gini@2").name == "gini@2"

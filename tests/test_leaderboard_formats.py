@@ -29,14 +29,21 @@ def _invoke(*args: str) -> str:
 
 def test_csv_reads_back_with_the_hand_computed_numbers():
     rows = list(csv.DictReader(io.StringIO(_invoke("--format", "csv"))))
-    # 2 tables (max, mean) × 3 strategies × (2 datasets + Average)
-    assert len(rows) == 18
-    cell = next(r for r in rows if (r["aggregation"], r["strategy"], r["column"]) == ("max", "oreal", "toy"))
+    # one table (tiny-deeplab, dominant labels) × 5 strategies × (2 datasets + Average)
+    assert len(rows) == 15
+    cell = next(r for r in rows if (r["strategy"], r["column"]) == ("oreal (max)", "toy"))
     assert float(cell["mean"]) == pytest.approx(51.25) and float(cell["std"]) == pytest.approx(3.5355)
     assert (cell["n"], cell["seeds"], cell["incomplete_runs"], cell["bold"]) == ("2", "0 1", "1", "true")
-    average = next(r for r in rows if (r["aggregation"], r["strategy"], r["column"]) == ("mean", "bvsb", "Average"))
-    assert float(average["mean"]) == pytest.approx((45.0 + 36.25) / 2) and average["underline"] == "true"
+    assert (cell["aggregation"], cell["strategy_label"]) == ("max", "oreal")
+    # cityscapes: oreal (max) 41.875 bold, oreal (mean) 40.625 underlined, bvsb (max) 40.0 unmarked
+    second = next(r for r in rows if (r["strategy"], r["column"]) == ("oreal (mean)", "cityscapes"))
+    assert float(second["mean"]) == pytest.approx(40.625) and second["underline"] == "true"
+    assert second["strategy_label"] == "oreal(aggregation=mean)" and second["aggregation"] == "mean"
+    average = next(r for r in rows if (r["strategy"], r["column"]) == ("bvsb (max)", "Average"))
+    assert float(average["mean"]) == pytest.approx((49.375 + 40.0) / 2) and average["underline"] == "true"
     assert average["dataset"] == "" and average["std"] == ""
+    random = next(r for r in rows if r["strategy"] == "random")
+    assert random["aggregation"] == "" and random["rank"] == "5"
 
 
 def test_json_holds_the_csv_records_and_the_notes():
@@ -47,20 +54,37 @@ def test_json_holds_the_csv_records_and_the_notes():
         assert list(record) == list(row)
         assert record["mean"] == pytest.approx(float(row["mean"]))
         assert str(record["n"]) == row["n"] and record["strategy"] == row["strategy"]
-    assert [t["aggregation"] for t in payload["tables"]] == ["max", "mean"]
-    assert any("† not averaged, incomplete: oreal seed 2 on toy" in n for n in payload["tables"][0]["notes"])
+    assert [t["aggregation"] for t in payload["tables"]] == [None]
+    notes = payload["tables"][0]["notes"]
+    assert any("† not averaged, incomplete: oreal seed 2 on toy" in n for n in notes)
+    assert any(n.startswith("(max), (mean): how the strategy aggregates") for n in notes)
 
 
 def test_markdown_table_matches_the_csv():
     lines = _invoke("--format", "markdown").splitlines()
-    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"
+    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels"
     assert lines[2] == "| strategy | cityscapes | toy | Average |"
     assert lines[3] == "|:---|---:|---:|---:|"
-    # oreal: best everywhere (bold); toy has its incomplete seed-2 checkpoint flagged
+    # ranked by Average: 46.56, 44.69, 44.06, 40.625, 40.31; toy's incomplete seed-2 checkpoint flagged
+    assert lines[4] == "| oreal (max) | **41.9 ± 4.4** | **51.3 ± 3.5** † | **46.6** |"
+    assert lines[5] == "| bvsb (max) | 40.0 ± 7.1 | <u>49.4 ± 4.4</u> | <u>44.7</u> |"
+    assert lines[6] == "| oreal (mean) | <u>40.6 ± 6.2</u> | 47.5 ± 3.5 | 44.1 |"
+    assert lines[7] == "| bvsb (mean) | 36.2 ± 7.1 † | 45.0 ± 5.3 | 40.6 |"
+    assert lines[8] == "| random | 38.1 ± 4.4 | 42.5 ± 3.5 | 40.3 |"
+    assert "- n = 2 seeds per cell" in lines
+    assert not any("SPEC.md" in line for line in lines)
+    assert any("docs/metrics.md" in line for line in lines)
+
+
+def test_by_aggregation_gives_a_table_per_aggregation():
+    lines = _invoke("--format", "markdown", "--by", "aggregation").splitlines()
+    assert lines[0] == "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"
+    assert lines[2] == "| strategy | cityscapes | toy | Average |"
     assert lines[4] == "| oreal | **41.9 ± 4.4** | **51.3 ± 3.5** † | **46.6** |"
     assert lines[5] == "| bvsb | <u>40.0 ± 7.1</u> | <u>49.4 ± 4.4</u> | <u>44.7</u> |"
     assert lines[6] == "| random | 38.1 ± 4.4 | 42.5 ± 3.5 | 40.3 |"
-    assert "- n = 2 seeds per cell" in lines
+    assert "### AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation mean" in lines
+    assert "- random: no aggregation parameter, shown in every aggregation's table" in lines
 
 
 def test_rich_table_names_every_strategy_and_prints_notes_to_stderr():
@@ -71,8 +95,8 @@ def test_rich_table_names_every_strategy_and_prints_notes_to_stderr():
 
 
 def _check_latex_structure(text: str) -> None:
-    assert text.count(r"\begin{table}") == text.count(r"\end{table}") == 2
-    assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == 2
+    assert text.count(r"\begin{table}") == text.count(r"\end{table}") == 1
+    assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == 1
     for spec, body in re.findall(r"\\begin\{tabular\}\{(\w+)\}(.*?)\\end\{tabular\}", text, flags=re.S):
         rows = [line for line in body.splitlines() if line.endswith(r"\\")]
         assert rows and all(row.count(" & ") == len(spec) - 1 for row in rows)
@@ -84,15 +108,18 @@ def _check_latex_structure(text: str) -> None:
 def test_latex_is_well_formed_and_compiles_when_tex_is_installed(tmp_path):
     text = _invoke("--format", "latex")
     _check_latex_structure(text)
-    assert r"oreal & \textbf{41.9 $\pm$ 4.4} & \textbf{51.3 $\pm$ 3.5} \dag{} & \textbf{46.6} \\" in text
-    assert r"\underline{40.0 $\pm$ 4.4}" not in text and r"\underline{40.0 $\pm$ 7.1}" in text
+    assert r"oreal (max) & \textbf{41.9 $\pm$ 4.4} & \textbf{51.3 $\pm$ 3.5} \dag{} & \textbf{46.6} \\" in text
+    assert r"\underline{40.6 $\pm$ 6.2}" in text and r"\underline{40.0 $\pm$ 7.1}" not in text
     engine = shutil.which("pdflatex")
     if engine is None:
         return  # structural checks only: no TeX here
     document = tmp_path / "table.tex"
-    document.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + text + "\\end{document}\n")
-    done = subprocess.run([engine, "-interaction=nonstopmode", document.name], cwd=tmp_path, capture_output=True,
-                          timeout=120)
+    document.write_text(
+        "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + text + "\\end{document}\n"
+    )
+    done = subprocess.run(
+        [engine, "-interaction=nonstopmode", document.name], cwd=tmp_path, capture_output=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout[-2000:]
 
 

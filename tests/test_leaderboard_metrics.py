@@ -77,15 +77,17 @@ def test_strip_aggregation_removes_only_the_aggregation_parameter():
     assert strip_aggregation("random") == "random"
 
 
-def test_an_unreadable_checkpoint_is_noted_and_left_out(tmp_path):
+def test_an_unreadable_checkpoint_is_set_aside_and_left_out(tmp_path):
     for path in (FIXTURES / "runs").glob("*.parquet"):
         (tmp_path / path.name).write_bytes(path.read_bytes())
     (tmp_path / ".partial").mkdir()
     (tmp_path / ".partial" / "0123456789abcdef.pt").write_bytes(b"not a checkpoint")
     loaded = load_runs(tmp_path)
     assert len(loaded.runs) == 21
-    assert loaded.notes == [f"checkpoint {tmp_path / '.partial' / '0123456789abcdef.pt'} could not be read; "
-                            "its run is left out"]
+    moved = tmp_path / ".quarantine" / "0123456789abcdef.pt"
+    assert loaded.notes == [f"set aside {tmp_path / '.partial' / '0123456789abcdef.pt'}: checkpoint cannot be read "
+                            f"by torch (RuntimeError); moved to {moved}; its run is left out"]
+    assert moved.read_bytes() == b"not a checkpoint"
 
 
 def test_a_damaged_confusion_matrix_is_named(tmp_path):

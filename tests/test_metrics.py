@@ -1,4 +1,4 @@
-"""Metrics against hand-computed values (SPEC.md §Metrics)."""
+"""Metrics against hand-computed values (docs/metrics.md)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""OREAL's selection (SPEC.md §OREAL) on hand-made region scores."""
+"""OREAL's selection (docs/strategies.md#oreal) on hand-made region scores."""
 
 import numpy as np
 import pytest

@@ -5,9 +5,8 @@ sides get the same pools (MONARCH-sized: 220², 8 classes, ~36 superpixels; VOC-
 superpixels), the same initial labeled set and, round after round, the same softmax maps. Selections must be
 identical, in order, over several rounds, for dominant, precise and weak (multi-class) labels.
 
-Until the engine computes max-aggregated H_c bit for bit as the authors' per-pixel float32 expression (branch
-``engine``), the selection tests give albench the reference's region scores; the engine test scores through
-albench's own engine.
+The selection tests give albench the reference's region scores; the engine test scores through albench's own
+engine, whose max-aggregated H_c is bit for bit the authors' per-pixel float32 expression.
 """
 
 from __future__ import annotations
@@ -277,7 +276,6 @@ def test_first_seen_selects_what_the_authors_select_from_the_same_scores(size, l
     assert run_rounds(size, labeling, "reference") > 0
 
 
-@pytest.mark.xfail(strict=True, reason="needs bit-exact max-aggregated H_c from the scoring engine (branch engine)")
 @pytest.mark.parametrize("size", ["monarch", "voc"])
 def test_first_seen_selects_what_the_authors_select_through_albenchs_engine(size):
     assert run_rounds(size, "dominant", "engine") > 0

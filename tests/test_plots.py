@@ -43,7 +43,7 @@ def test_curve_panels_have_one_line_per_strategy_and_a_band_each(runs):
         assert len(ax.get_lines()) == 5  # random, oreal ×2 aggregations, bvsb ×2
         assert len(ax.collections) == 5  # one ± std band per line (2 complete seeds each)
     toy = axes[1]
-    oreal = next(line for line in toy.get_lines() if line.get_label() == "oreal")
+    oreal = next(line for line in toy.get_lines() if line.get_label() == "oreal (max)")
     # mean over seeds 0 and 1 of the hand-chosen mIoUs: (40+35)/2, (55+50)/2, (65+60)/2
     assert oreal.get_xdata().tolist() == [0, 1, 2]
     assert np.asarray(oreal.get_ydata()) == pytest.approx([37.5, 52.5, 62.5])
@@ -78,17 +78,29 @@ def test_class_distribution_bars(runs):
     figure = class_distribution_figure(runs)
     toy = figure.get_axes()[1]
     assert len(toy.patches) == 5 * 3  # one bar per strategy and class
-    heights = sorted(round(p.get_height(), 6) for p in toy.patches if p.get_facecolor() == toy.patches[0].get_facecolor())
-    # the first strategy by label is bvsb: final counts [20, 6, 4] and [20, 5, 5] of 30 → mean shares (%)
-    assert heights == pytest.approx(sorted([100 * 20 / 30, 100 * 5.5 / 30, 100 * 4.5 / 30]))
+    heights = sorted(
+        round(p.get_height(), 6) for p in toy.patches if p.get_facecolor() == toy.patches[0].get_facecolor()
+    )
+    # the first strategy by label is bvsb (max): final counts [18, 8, 4] and [18, 6, 6] of 30 → mean shares (%)
+    assert heights == pytest.approx(sorted([100 * 18 / 30, 100 * 7 / 30, 100 * 5 / 30]))
+    # 1 − Gini over the foreground (toy has a background): bvsb (max) [8, 4] → 1 − 1/6, [6, 6] → 1;
+    # bvsb (mean) [6, 4] → 1 − 0.1, [5, 5] → 1
+    assert [t.get_text() for t in toy.get_legend().get_texts()][:2] == [
+        "bvsb (max) (1−Gini 0.92)",
+        "bvsb (mean) (1−Gini 0.95)",
+    ]
 
 
 def test_per_class_gain_bars_one_panel_per_dataset_and_aggregation(runs):
     figure = per_class_gain_figure(per_class_gain(runs, "oreal"))
     axes = figure.get_axes()
     assert len(axes) == 4
-    assert [ax.get_title() for ax in axes] == ["cityscapes · aggregation mean", "cityscapes · aggregation max",
-                                               "toy · aggregation mean", "toy · aggregation max"]
+    assert [ax.get_title() for ax in axes] == [
+        "cityscapes · aggregation mean",
+        "cityscapes · aggregation max",
+        "toy · aggregation mean",
+        "toy · aggregation max",
+    ]
     assert all(len(ax.patches) == 2 * 3 for ax in axes)  # two baselines × three classes
     with pytest.raises(AlbenchError, match="no per-class gains to plot"):
         per_class_gain_figure([])
@@ -136,8 +148,9 @@ def test_selection_cli_and_its_errors(finished_run, tmp_path):
     _, options, path = finished_run
     common = ["-r", str(options.results_dir), "--cache-dir", str(options.cache_dir)]
     output = tmp_path / "selection.png"
-    result = runner.invoke(app, ["plot", "selection", str(output), "--run", path.stem, "--round", "2", "--image", "0",
-                                 *common])
+    result = runner.invoke(
+        app, ["plot", "selection", str(output), "--run", path.stem, "--round", "2", "--image", "0", *common]
+    )
     assert result.exit_code == 0, result.output
     assert output.stat().st_size > 5000
     for args, message in (
@@ -170,8 +183,9 @@ def _rewrite(path: Path, target: Path, change_rows=None, change_spec=None) -> No
     if change_rows:
         change_rows(rows)
     target.mkdir(parents=True, exist_ok=True)
-    pq.write_table(type(table).from_pylist(rows, schema=table.schema).replace_schema_metadata(metadata),
-                   target / path.name)
+    pq.write_table(
+        type(table).from_pylist(rows, schema=table.schema).replace_schema_metadata(metadata), target / path.name
+    )
 
 
 def test_selection_reports_version_drift_and_refuses_changed_superpixels(finished_run, tmp_path):
@@ -182,8 +196,9 @@ def test_selection_reports_version_drift_and_refuses_changed_superpixels(finishe
 
     _rewrite(path, tmp_path / "drift", change_spec=older_superpixels)
     view = load_selection_view(tmp_path / "drift", path.stem, 1, registry, options.cache_dir)
-    assert view.notes == ["superpixels 'slic' is version 1, the run used 0: the superpixels shown may differ "
-                          "from the run's"]
+    assert view.notes == [
+        "superpixels 'slic' is version 1, the run used 0: the superpixels shown may differ from the run's"
+    ]
 
     def impossible_region(rows):
         rows[1]["added_superpixel"] = [999] * len(rows[1]["added_superpixel"])
@@ -199,8 +214,11 @@ def test_full_supervision_is_drawn_dashed_beside_other_labeling_schemes(runs):
     import dataclasses
 
     toy = [r for r in runs if r.dataset == "toy" and r.complete]
-    full = [dataclasses.replace(r, run_id=f"full-{r.seed}", strategy="full", strategy_label="full", labeling="precise")
-            for r in toy if r.strategy == "random"]
+    full = [
+        dataclasses.replace(r, run_id=f"full-{r.seed}", strategy="full", strategy_label="full", labeling="precise")
+        for r in toy
+        if r.strategy == "random"
+    ]
     figure = curves_figure(toy + full)
     dominant = next(ax for ax in figure.get_axes() if "dominant" in ax.get_title())
     (reference,) = [line for line in dominant.get_lines() if line.get_label() == "full (precise)"]

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from albench.errors import ProtocolError
-from albench.run.protocol import DEFAULT_CONFIG, Protocol, load_protocol_file
+from albench.run.protocol import BUNDLED_PROTOCOLS, DEFAULT_CONFIG, Protocol, load_protocol_file
 from albench.run.spec import resolve_run
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = BUNDLED_PROTOCOLS
 
 
 def test_default_protocol_file_matches_the_embedded_default(registry):
@@ -71,3 +71,19 @@ def test_protocol_replace_checks_values():
     assert Protocol().replace(rounds=2).rounds == 2
     with pytest.raises(Exception, match="ema_decay must be in"):
         Protocol().replace(ema_decay=1.5)
+
+
+def test_a_bundled_protocol_loads_by_name():
+    assert load_protocol_file("voc") == load_protocol_file(BUNDLED_PROTOCOLS / "voc.toml")
+    assert load_protocol_file("voc").source.endswith("voc.toml")
+
+
+def test_an_unknown_protocol_name_lists_the_bundled_ones():
+    with pytest.raises(ProtocolError, match=r"protocol 'vox' is neither a file nor a bundled protocol\. Did you mean "
+                                            r"'voc'\? Bundled: cityscapes, default, endovis, monarch, voc"):
+        load_protocol_file("vox")
+
+
+def test_a_missing_protocol_path_is_named(tmp_path):
+    with pytest.raises(ProtocolError, match=r"protocol file .*nothere\.toml does not exist"):
+        load_protocol_file(tmp_path / "nothere.toml")

@@ -65,8 +65,8 @@ def test_unknown_name_lists_close_matches_and_the_available_names(registry: Regi
 
 def test_unknown_name_without_close_match_still_lists_the_available_names(registry: Registry):
     with pytest.raises(UnknownComponentError) as info:
-        registry.get("dataset", "imagenet")
-    assert str(info.value) == f"unknown dataset 'imagenet'. Available: {', '.join(registry.names('dataset'))}."
+        registry.get("dataset", "kinetics")
+    assert str(info.value) == f"unknown dataset 'kinetics'. Available: {', '.join(registry.names('dataset'))}."
     assert "toy" in registry.names("dataset")
 
 

@@ -28,8 +28,13 @@ def runs():
 
 
 def _column(grid: Grid, dataset: str, aggregation: str | None = None) -> str:
-    (column,) = [c for c in grid.columns if c.fields.get("dataset") == dataset and not c.reference_only
-                 and (aggregation is None or c.fields.get("aggregation") == aggregation)]
+    (column,) = [
+        c
+        for c in grid.columns
+        if c.fields.get("dataset") == dataset
+        and not c.reference_only
+        and (aggregation is None or c.fields.get("aggregation") == aggregation)
+    ]
     return column.key
 
 
@@ -42,10 +47,24 @@ def _paper_row(grid: Grid, label: str) -> dict[str, float]:
 def test_table1_lists_every_label_with_its_aualc(runs):
     (grid,) = ablation_table(runs)
     assert grid.title.startswith("Table 1 style: AuALC")
-    # every label, aggregation included, ranked by Average (see test_leaderboard.py for each AuALC)
-    assert [r.label for r in grid.rows] == ["oreal", "bvsb(aggregation=max)", "oreal(aggregation=mean)", "bvsb", "random"]
-    assert grid.cell("oreal(aggregation=mean)", _column(grid, "toy")).mean == pytest.approx(47.5)
-    assert grid.cell("oreal(aggregation=mean)", AVERAGE).mean == pytest.approx((47.5 + 40.625) / 2)
+    # every strategy with its aggregation, ranked by Average (see test_leaderboard.py for each AuALC)
+    assert [r.label for r in grid.rows] == ["oreal (max)", "bvsb (max)", "oreal (mean)", "bvsb (mean)", "random"]
+    assert grid.cell("oreal (mean)", _column(grid, "toy")).mean == pytest.approx(47.5)
+    assert grid.cell("oreal (mean)", AVERAGE).mean == pytest.approx((47.5 + 40.625) / 2)
+    assert grid.rows[2].fields["strategy_label"] == "oreal(aggregation=mean)"
+
+
+def test_table1_by_aggregation_has_a_table_per_aggregation_with_its_published_rows(runs):
+    grids = {g.fields["aggregation"]: g for g in ablation_table(runs, compare_paper=True, by_aggregation=True)}
+    assert set(grids) == {"max", "mean"}
+    assert [r.label for r in grids["mean"].rows if not r.reference] == ["oreal", "bvsb", "random"]
+    # OREAL, Prob×Ent and δ aggregate with max; OREAL Mean with the mean; 95% (p95) has no table here
+    assert [r.label for r in grids["max"].rows if r.reference] == [
+        "OREAL (paper)",
+        "OREAL Prob×Ent (paper)",
+        "OREAL δ (paper)",
+    ]
+    assert [r.label for r in grids["mean"].rows if r.reference] == ["OREAL Mean (paper)"]
 
 
 def test_table1_compare_paper_adds_the_published_rows(runs):
@@ -57,7 +76,21 @@ def test_table1_compare_paper_adds_the_published_rows(runs):
     assert _paper_row(grid, "OREAL 95% (paper)") == {"cityscapes": 68.5, "Pascal VOC": 76.6}
     assert next(r for r in grid.rows if r.label == "OREAL (paper)").reference == "OREAL supplementary, Table 1"
     # published rows are not ranked: the user's best keeps its bold
-    assert grid.cell("oreal", _column(grid, "cityscapes")).bold
+    assert grid.cell("oreal (max)", _column(grid, "cityscapes")).bold
+
+
+def test_published_rows_only_under_tables_of_their_labeling_scheme(runs):
+    precise = [replace(r, labeling="precise") for r in runs]
+    for grids in (ablation_table(precise, compare_paper=True), gini_table(precise, compare_paper=True)):
+        (grid,) = grids
+        assert not any(r.reference for r in grid.rows) and not any(c.reference_only for c in grid.columns)
+        assert not any("(paper) rows" in n for n in grid.notes)
+    (grid,) = mean_vs_max_table(precise, compare_paper=True)
+    assert not any(r.reference for r in grid.rows)
+    # both schemes in one results directory: Table 1's rows under the dominant-label table only
+    by_labeling = {g.fields["labeling"]: g for g in ablation_table([*runs, *precise], compare_paper=True)}
+    assert any(r.reference for r in by_labeling["dominant"].rows)
+    assert not any(r.reference for r in by_labeling["precise"].rows)
 
 
 def test_table2_mean_to_max_gain_paired_by_seed(runs):
@@ -88,8 +121,13 @@ def test_table2_from_round_zero_and_unpaired_seeds(runs):
 
 def test_table2_compare_paper_resnet50_by_default_and_table3_for_weak_labels(runs):
     (grid,) = mean_vs_max_table(runs, compare_paper=True)
-    assert _paper_row(grid, "OREAL (paper)") == {"cityscapes": 0.18, "MONARCH": 1.25, "Pascal VOC": 2.18,
-                                                 "EndoVis": 0.65, AVERAGE: 1.07}
+    assert _paper_row(grid, "OREAL (paper)") == {
+        "cityscapes": 0.18,
+        "MONARCH": 1.25,
+        "Pascal VOC": 2.18,
+        "EndoVis": 0.65,
+        AVERAGE: 1.07,
+    }
     assert _paper_row(grid, "CBAL (paper)")["MONARCH"] == -0.31
     vit = [replace(r, backbone="deeplabv3-vit") for r in runs]
     (grid,) = mean_vs_max_table(vit, compare_paper=True)
@@ -126,9 +164,16 @@ def test_table4_gini_by_hand(runs):
 
 def test_table4_compare_paper_random_under_both_aggregations(runs):
     (grid,) = gini_table(runs, compare_paper=True)
-    assert _paper_row(grid, "Random (paper)") == {"cityscapes mean": 0.25, "cityscapes max": 0.25, "MONARCH mean": 0.42,
-                                                  "MONARCH max": 0.42, "Pascal VOC mean": 0.67, "Pascal VOC max": 0.67,
-                                                  "EndoVis mean": 0.41, "EndoVis max": 0.41}
+    assert _paper_row(grid, "Random (paper)") == {
+        "cityscapes mean": 0.25,
+        "cityscapes max": 0.25,
+        "MONARCH mean": 0.42,
+        "MONARCH max": 0.42,
+        "Pascal VOC mean": 0.67,
+        "Pascal VOC max": 0.67,
+        "EndoVis mean": 0.41,
+        "EndoVis max": 0.41,
+    }
     oreal = _paper_row(grid, "OREAL (paper)")
     assert (oreal["Pascal VOC mean"], oreal["Pascal VOC max"], oreal["cityscapes max"]) == (0.83, 0.86, 0.51)
 
@@ -154,7 +199,12 @@ def test_run_records(runs):
     records = {(r["dataset"], r["strategy"], r["seed"]): r for r in run_records(runs)}
     assert len(records) == 22
     record = records[("toy", "oreal", 0)]
-    assert (record["aualc"], record["final_miou"], record["clicks_spent"], record["status"]) == (53.75, 65.0, 30, "complete")
+    assert (record["aualc"], record["final_miou"], record["clicks_spent"], record["status"]) == (
+        53.75,
+        65.0,
+        30,
+        "complete",
+    )
     assert record["gini_foreground"] == 1.0 and record["gini_all"] == pytest.approx(1 - 12 / 90, abs=1e-4)
     assert records[("toy", "oreal", 2)]["status"] == "in progress"
     assert records[("cityscapes", "bvsb", 2)]["status"] == "incomplete"

@@ -8,8 +8,10 @@ import math
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 from conftest import TINY_CONFIG
 
+import albench
 from albench import Strategy, hookimpl
 from albench.errors import ProtocolError, SelectionError
 from albench.host.registry import load_registry
@@ -135,6 +137,24 @@ def test_a_crashed_run_resumes_after_its_last_complete_round(test_registry, opti
     assert resumed.status == "resumed" and not checkpoint.exists()
     uninterrupted = _run(test_registry, RunOptions(tmp_path / "clean", tmp_path / "clean-cache"), "crash-once")
     assert _values(resumed.table) == _values(uninterrupted.table)
+
+
+def test_a_checkpoint_from_before_the_distribution_columns_resumes(test_registry, options, tmp_path):
+    from albench.run.checkpoint import load_checkpoint, save_checkpoint
+
+    CrashOnce.crashes_left = 1
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _run(test_registry, options, "crash-once")
+    (path,) = (options.results_dir / ".partial").glob("*.pt")
+    payload = torch.load(path, weights_only=True)
+    old = load_checkpoint(path, payload["spec"])
+    for row in old.rows:
+        for kind in ("dataset", "backbone", "superpixels", "labeling", "strategy"):
+            del row[f"{kind}_distribution"]
+    save_checkpoint(path, old)
+    resumed = _run(test_registry, options, "crash-once")
+    assert resumed.status == "resumed"
+    assert set(resumed.table.column("dataset_distribution").to_pylist()) == {f"albench {albench.__version__}"}
 
 
 def test_results_file_carries_the_spec_and_split(registry, options):

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from albench_plugins.strategies.pixelbal import PixelBal, PixelBalParams
 from albench_plugins.strategies.revisiting_sp import RevisitingSp, RevisitingSpParams
 from test_strategies_uncertainty import engine_stats
@@ -70,13 +71,14 @@ PRIOR = np.array([0.5, 0.25, 0.25])
 SUMS = np.array([[2.0, 0, 0], [0, 0.4, 0], [1.0, 0.2, 0.2], [0, 0, 0.8]])[:, None, :]  # S_c(s), (R, 1, C)
 SIZES = np.array([4, 4, 4, 8])
 MAXIMA = np.array([[0.9, -np.inf, -np.inf], [-np.inf, 0.5, -np.inf], [0.6, 0.2, 0.1], [-np.inf, -np.inf, 0.3]])[:, None, :]
-P95 = np.array([0.8, 0.4, 0.5, 0.3])[:, None]
+P95 = np.array([0.8, 0.4, 0.5, 0.3])[:, None]  # the second pass's p95(u·w), as the engine would return it
 
 
 def pixelbal_context(budget):
     return selection_context(num_regions=4, num_classes=3, budget=budget, region_sizes=SIZES,
                              pool_stats={"class_prior": PRIOR},
-                             region_stats={"bvsb_sum_by_class": SUMS, "bvsb_max_by_class": MAXIMA, "bvsb_p95": P95})
+                             region_stats={"bvsb_sum_by_class": SUMS, "bvsb_max_by_class": MAXIMA,
+                                              "weighted_bvsb_p95": P95})
 
 
 def test_pixelbal_mean_applies_the_weights_to_per_class_sums():
@@ -94,11 +96,24 @@ def test_pixelbal_max_is_the_largest_weighted_per_class_maximum():
     assert strategy.select(pixelbal_context(2)).tolist() == [1, 3]
 
 
-def test_pixelbal_p95_uses_the_uncertainty_weighted_mean_weight():
-    # p95(u)·Σ w_c S_c / Σ S_c: [0.8/49, 0.4/16, 0.5·(1/49 + 0.4/16)/1.4, 0.3/16]
+def test_pixelbal_p95_scores_the_second_pass_percentile():
     strategy = PixelBal(PixelBalParams(aggregation="p95"))
-    assert strategy.scores(pixelbal_context(3)).tolist() == pytest.approx([0.016327, 0.025, 0.016217, 0.01875], abs=1e-6)
-    assert strategy.select(pixelbal_context(3)).tolist() == [1, 3, 0]
+    assert strategy.scores(pixelbal_context(3)).tolist() == [0.8, 0.4, 0.5, 0.3]
+    assert strategy.select(pixelbal_context(2)).tolist() == [0, 2]
+
+
+def test_pixelbal_p95_takes_the_prior_first_and_the_weighted_percentile_in_a_second_pass():
+    strategy = PixelBal(PixelBalParams(aggregation="p95", percentile_method="nearest", variant="oreal-paper"))
+    (prior,) = strategy.statistics(3)
+    assert isinstance(prior, PoolStatistic) and prior.name == "class_prior"
+    (second,) = strategy.second_pass(3, {"class_prior": PRIOR})
+    assert (second.name, second.aggregation, second.percentile_method) == ("weighted_bvsb_p95", "p95", "nearest")
+    assert second.score.weights.tolist() == pytest.approx([1 / 49, 1 / 16, 1 / 16])
+    # v = u·w_argmax in float64: pixel (0.5, 0.3, 0.2) → 0.6/49; (0.1, 0.2, 0.7) → (2/7)/16
+    probs = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    assert second.score.compute(probs)[:, 0].tolist() == pytest.approx([0.6 / 49, 2 / 7 / 16], rel=1e-6)
+    assert PixelBal(PixelBalParams()).second_pass(3, {"class_prior": PRIOR}) == ()
+    assert PixelBal(PixelBalParams(aggregation="max")).second_pass(3, {"class_prior": PRIOR}) == ()
 
 
 # The engine on the 4-pixel map (T = 1): argmax per pixel 0, 0 | 1, 0; u = 0.6, 0.125 | 2/7, 1.
@@ -129,13 +144,14 @@ def test_pixelbal_engine_max_is_exact():
     assert strategy.scores(context).tolist() == pytest.approx([0.6 * W[0], max(W[0], 2 / 7 * W[1])], abs=1e-7)
 
 
-def test_pixelbal_engine_p95_is_exact_for_a_single_predicted_class():
-    strategy, _, _, context = pixelbal_engine("p95")
-    mixed_weight = (W[0] + 2 / 7 * W[1]) / (1 + 2 / 7)
-    expected = [(0.125 + 0.95 * 0.475) * W[0], (2 / 7 + 0.95 * (1 - 2 / 7)) * mixed_weight]
-    assert strategy.scores(context).tolist() == pytest.approx(expected, abs=1e-7)
-    # region 0's pixels are all predicted class 0: the exact p95 of w·u over them
-    assert expected[0] == pytest.approx(np.percentile([0.6 * W[0], 0.125 * W[0]], 95))
+def test_pixelbal_engine_p95_is_the_exact_percentile_of_the_weighted_pixel_scores():
+    # v = u·w: region 0 holds 0.6·w0 and 0.125·w0; region 1 holds (2/7)·w1 (argmax 1) and 1·w0 (argmax 0).
+    # NumPy's linear p95 of two values a < b: position 0.95, so b − (b − a)·0.05.
+    strategy, region_stats, _, context = pixelbal_engine("p95")
+    pairs = [sorted([0.125 * W[0], 0.6 * W[0]]), sorted([2 / 7 * W[1], W[0]])]
+    expected = [b - (b - a) * 0.05 for a, b in pairs]
+    assert strategy.scores(context).tolist() == pytest.approx(expected, rel=1e-6)
+    assert list(region_stats) == ["weighted_bvsb_p95"]  # the first pass computes the prior only
 
 
 @pytest.mark.parametrize(("params", "temperature"), [

@@ -64,6 +64,12 @@ def random_pool(strategy, seed, weak):
                      for k in per_image])
     accumulator = ScoreAccumulator(strategy.statistics(c), c)
     accumulator.add(torch.tensor(probs, dtype=torch.float32), torch.tensor(maps), per_image.tolist())
+    region_stats, pool_stats = accumulator.region_results(), accumulator.pool_results()
+    second_pass = strategy.second_pass(c, pool_stats)
+    if second_pass:  # as the runner: statistics that need the pool statistics, in a second pass
+        again = ScoreAccumulator(second_pass, c)
+        again.add(torch.tensor(probs, dtype=torch.float32), torch.tensor(maps), per_image.tolist())
+        region_stats = {**region_stats, **again.region_results()}
     r = int(per_image.sum())
     sizes = np.concatenate([np.bincount(m.ravel(), minlength=k) for m, k in zip(maps, per_image)])
     labeled = rng.choice(r, size=int(rng.integers(0, r // 2 + 1)), replace=False)
@@ -72,7 +78,7 @@ def random_pool(strategy, seed, weak):
     return dict(
         num_regions=r, num_classes=c, budget=int(rng.integers(1, r + 1)), labeled=labeled.tolist(),
         labeled_classes=rng.choice(list(range(c)) + [255], size=len(labeled)).tolist(),
-        region_stats=accumulator.region_results(), pool_stats=accumulator.pool_results(),
+        region_stats=region_stats, pool_stats=pool_stats,
         background_class=0, costs=rng.integers(0, 4, r).tolist() if weak else None, region_sizes=sizes,
         region_image=np.repeat(np.arange(images), per_image), edges=pairs[pairs[:, 0] != pairs[:, 1]].tolist(),
         # the runner sets overshoot only where regions' costs vary (weak labels)

@@ -1,4 +1,4 @@
-"""Each strategy against a naive reference written straight from SPEC.md: a per-superpixel loop with boolean masks
+"""Each strategy against a naive reference written straight from docs/strategies.md: a per-superpixel loop with boolean masks
 over random probability maps, in float64, sharing no code with albench. Scores within 1e-5, selections equal."""
 
 import numpy as np

@@ -133,7 +133,7 @@ def test_label_quality_of_the_hand_made_dataset(hand_registry, tmp_path):
     assert quality.miou("paper") == pytest.approx(MIOU_PAPER)
     assert quality.regions_per_image.tolist() == [4, 3]
     assert sorted(quality.region_sizes.tolist()) == [4, 4, 4, 4, 4, 4, 8]
-    assert quality.mean_region_size() == pytest.approx(32 / 7)
+    assert quality.region_sizes.mean() == pytest.approx(32 / 7)
 
 
 def _stats(*args: str):

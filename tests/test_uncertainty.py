@@ -2,10 +2,11 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from albench.uncertainty import OvrEntropy, ovr_entropy, shannon_entropy
+from albench.uncertainty import OvrEntropy, bernoulli_variance, ovr_entropy, shannon_entropy
 
 
 def test_ovr_entropy_hand_computed():
@@ -32,10 +33,48 @@ def test_ovr_entropy_in_place_path_equals_the_autograd_path_and_leaves_its_input
     assert tracked.grad[0, 0].item() == pytest.approx(expected, rel=1e-4)
 
 
-def test_from_order_key_leaves_the_key_alone():
-    key = torch.tensor([[0.09, 0.25, 0.0]], dtype=torch.float64)
-    OvrEntropy().from_order_key(key)
-    assert key.tolist() == [[0.09, 0.25, 0.0]]
+def _authors_ovr_entropy(all_proba):
+    """The OREAL authors' expression (simple_AL ``utils.py: compute_entropy_v2``), on ``(B, C, H, W)`` float32."""
+    smooth = 1e-7
+    class_entropy = []
+    for c in range(all_proba.shape[1]):
+        proba_pos = all_proba[:, c, :, :]
+        proba_neg = 1 - proba_pos
+        all_proba_bin = torch.stack([proba_neg, proba_pos], dim=1)
+        log_proba_bin = torch.log(all_proba_bin + smooth)
+        class_entropy.append(-(all_proba_bin * log_proba_bin).sum(1))
+    return torch.stack(class_entropy, dim=1)
+
+
+def test_ovr_entropy_is_the_authors_float32_expression_bit_for_bit():
+    # Softmax maps, saturated ones (p near ½), and the edges: 0, 1, subnormal, tiny, 1 − ulp.
+    g = torch.Generator().manual_seed(4)
+    maps = [torch.softmax(torch.randn(2, 5, 23, 31, generator=g) * scale, dim=1) for scale in (0.05, 1.0, 8.0)]
+    edges = torch.tensor([0.0, 1.0, 1e-45, 1e-30, 7e-9, 1e-7, 0.5, 0.49999997, 1 - 5.96e-8, 0.9999999])
+    maps.append(edges.reshape(1, 1, 2, 5))
+    for probs in maps:
+        ours, theirs = ovr_entropy(probs), _authors_ovr_entropy(probs)
+        assert ours.dtype == theirs.dtype == torch.float32
+        assert torch.equal(ours.view(torch.int32), theirs.view(torch.int32))
+
+
+def test_ovr_entropy_of_a_pixel_does_not_depend_on_the_tensor_it_sits_in():
+    # torch's float32 log is elementwise (the engine scores candidate pixels alone and must get the same bits).
+    p = torch.rand(10_007, generator=torch.Generator().manual_seed(5))
+    whole = ovr_entropy(p)
+    pieces = torch.cat(
+        [ovr_entropy(p[start : start + size].clone()) for start, size in ((0, 1), (1, 7), (8, 33), (41, 9_966))]
+    )
+    singles = torch.stack([ovr_entropy(p[i : i + 1].clone())[0] for i in range(0, 10_007, 97)])
+    assert torch.equal(whole.view(torch.int32), pieces.view(torch.int32))
+    assert torch.equal(whole[::97].view(torch.int32), singles.view(torch.int32))
+
+
+def test_ovr_entropy_of_a_certain_pixel_is_minus_log_of_one_plus_epsilon_in_float32():
+    # p = 0 and p = 1 both give −ln(1 + ε) in float32: ln(1.0000001f) = ln(1 + 2⁻²³) ≈ 1.1920928e−7, negated.
+    h = ovr_entropy(torch.tensor([0.0, 1.0]))
+    assert h[0].item() == h[1].item() == pytest.approx(-1.1920928e-7, rel=1e-6)
+    assert OvrEntropy().key_tolerance == 2**13 and OvrEntropy().elementwise_key is not None
 
 
 def test_ovr_entropy_is_symmetric_and_peaks_at_one_half():
@@ -45,12 +84,13 @@ def test_ovr_entropy_is_symmetric_and_peaks_at_one_half():
     assert int(h.argmax()) == 50
 
 
-def test_order_key_round_trip_matches_direct_computation():
-    probs = torch.rand(1000, 5, generator=torch.Generator().manual_seed(0))
-    score = OvrEntropy()
-    direct = score.compute(probs).double()
-    via_key = score.from_order_key(score.order_key(probs))
-    assert torch.allclose(direct, via_key, atol=1e-6)
+def test_bernoulli_variance_is_p_times_one_minus_p_in_float32():
+    # 0.1f = 0.10000000149, 1 − 0.1f = 0.89999997616 (float32), their product rounds to 0.089999996f, one ulp
+    # below float32(0.09): float32 arithmetic, one rounding per operation, as torch computes p·(1 − p).
+    p = np.float32(0.1)
+    assert bernoulli_variance(p) == np.float32(p * (np.float32(1) - p)) == np.float32(0.089999996)
+    assert np.float32(bernoulli_variance(p)) != np.float32(0.09)
+    assert bernoulli_variance(np.float32(0.5)) == np.float32(0.25) and bernoulli_variance(np.float32(1.0)) == 0
 
 
 def test_shannon_entropy_hand_computed():

@@ -12,14 +12,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from albench.errors import AlbenchError
+from albench.errors import AlbenchError, os_error_message
 from albench.run.progress import Advance
 
-__all__ = ["ResultsDirOption", "RichProgress", "err", "handle_errors", "out"]
+__all__ = ["ResultsDirOption", "RichProgress", "err", "handle_errors", "out", "print_error"]
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No markup and no highlighting: what is printed holds user data (paths, TOML sections, labels with brackets),
+# which rich would otherwise read as markup tags, dropping the text or failing on it. Styles go in Text.
+out = Console(soft_wrap=True, markup=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr, the message printed as it is (no markup)."""
+    err.print(Text("error: ", style="bold red") + Text(" ".join(message.split())))
 
 
 class OutputFormat(StrEnum):
@@ -42,11 +50,15 @@ def default_cache_dir() -> Path:
 
 @contextmanager
 def handle_errors() -> Iterator[None]:
-    """Print an :class:`AlbenchError` as one red line on stderr and exit 1, without a traceback."""
+    """Print an :class:`AlbenchError`, or an :class:`OSError` (a path albench could not read or write), as
+    one line on stderr and exit 1, without a traceback."""
     try:
         yield
     except AlbenchError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        print_error(str(error))
+        raise typer.Exit(1) from None
+    except OSError as error:
+        print_error(os_error_message(error))
         raise typer.Exit(1) from None
 
 
@@ -55,7 +67,7 @@ class RichProgress:
 
     def __init__(self, console: Console = err) -> None:
         self._bars = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=True,
         )
 

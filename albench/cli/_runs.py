@@ -42,7 +42,9 @@ def select_runs(results_dir: Path, *, dataset: list[str] | None = None, backbone
                 strategy: list[str] | None = None, labeling: list[str] | None = None,
                 protocol: list[str] | None = None, checkpoints: bool = True) -> LoadedRuns:
     """The runs of ``results_dir`` that pass the filters; an error when filters leave none of many."""
-    loaded = load_runs(results_dir, checkpoints=checkpoints)
+    from albench.cli._sweep import readable_results
+
+    loaded = load_runs(readable_results(results_dir), checkpoints=checkpoints)
     keep = RunFilter(dataset or (), backbone or (), strategy or (), labeling or (), protocol or ())
     selected = keep(loaded.runs)
     if loaded.runs and not selected:

@@ -18,12 +18,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.measure import Measurement
+from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
-from albench.results.tables import Cell, Grid, Scalar
+from albench.results.tables import Cell, Grid, Scalar, cell_suffix, cell_text, grid_notes, show_counts
 
-__all__ = ["ReportFormat", "ReportFormatOption", "cell_text", "records", "render", "render_records"]
+__all__ = ["ReportFormat", "ReportFormatOption", "print_table", "records", "render", "render_records"]
 
 
 class ReportFormat(StrEnum):
@@ -37,46 +38,18 @@ class ReportFormat(StrEnum):
 ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
-def _show_counts(grid: Grid) -> bool:
-    return len(grid.seed_counts) > 1
-
-
-def _count_note(grid: Grid) -> list[str]:
-    counts = grid.seed_counts
-    if len(counts) == 1:
-        return [f"n = {counts.pop()} {grid.count_unit} per cell"]
-    if counts:
-        return [f"(n): {grid.count_unit} per cell"]
-    return []
-
-
-def notes(grid: Grid) -> list[str]:
-    return _count_note(grid) + grid.notes
-
-
-def cell_text(cell: Cell, digits: int) -> str:
-    """``mean ± std`` (``mean`` alone without a std), or ``–`` for no value."""
-    if cell.empty:
-        return "–"
-    if math.isnan(cell.std):
-        return f"{cell.mean:.{digits}f}"
-    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
-
-
-def _suffix(cell: Cell, show_counts: bool) -> str:
-    suffix = f" ({cell.n})" if show_counts and cell.n and not cell.empty else ""
-    return suffix + (" †" if cell.incomplete else "") + (" ‡" if cell.unconverged else "")
-
-
 def _markdown_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
 def _markdown(grid: Grid) -> list[str]:
-    show = _show_counts(grid)
-    lines = [f"### {grid.title}", "",
-             "| " + " | ".join(_markdown_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + " |",
-             "|:---|" + "---:|" * len(grid.columns)]
+    show = show_counts(grid)
+    lines = [
+        f"### {grid.title}",
+        "",
+        "| " + " | ".join(_markdown_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + " |",
+        "|:---|" + "---:|" * len(grid.columns),
+    ]
     for row in grid.rows:
         cells = []
         for column in grid.columns:
@@ -86,11 +59,11 @@ def _markdown(grid: Grid) -> list[str]:
                 text = f"**{text}**"
             if cell.underline:
                 text = f"<u>{text}</u>"
-            cells.append(text + _suffix(cell, show))
+            cells.append(text + cell_suffix(cell, show))
         label = f"*{_markdown_escape(row.label)}*" if row.reference else _markdown_escape(row.label)
         lines.append("| " + " | ".join([label, *cells]) + " |")
     lines.append("")
-    lines += [f"- {_markdown_escape(note)}" for note in notes(grid)]
+    lines += [f"- {_markdown_escape(note)}" for note in grid_notes(grid)]
     lines.append("")
     return lines
 
@@ -99,11 +72,36 @@ def render_markdown(grids: Sequence[Grid]) -> str:
     return "\n".join(line for grid in grids for line in _markdown(grid))
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_LATEX_UNICODE = {"±": r"$\pm$", "−": r"$-$", "×": r"$\times$", "†": r"\dag{}", "‡": r"\ddag{}", "·": r"$\cdot$", "–": "--",
-                  "—": "---", "δ": r"$\delta$", "…": r"\ldots{}", "→": r"$\to$", "≥": r"$\geq$", "≤": r"$\leq$",
-                  "²": r"$^2$", "ν": r"$\nu$", "§": r"\S{}"}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_UNICODE = {
+    "±": r"$\pm$",
+    "−": r"$-$",
+    "×": r"$\times$",
+    "†": r"\dag{}",
+    "‡": r"\ddag{}",
+    "·": r"$\cdot$",
+    "–": "--",
+    "—": "---",
+    "δ": r"$\delta$",
+    "…": r"\ldots{}",
+    "→": r"$\to$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "²": r"$^2$",
+    "ν": r"$\nu$",
+    "§": r"\S{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -112,11 +110,16 @@ def latex_escape(text: str) -> str:
 
 
 def _latex(grid: Grid) -> list[str]:
-    show = _show_counts(grid)
-    lines = [r"\begin{table}[ht]", r"\centering", rf"\caption{{{latex_escape(grid.title)}}}",
-             rf"\begin{{tabular}}{{l{'r' * len(grid.columns)}}}", r"\toprule",
-             " & ".join(latex_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + r" \\",
-             r"\midrule"]
+    show = show_counts(grid)
+    lines = [
+        r"\begin{table}[ht]",
+        r"\centering",
+        rf"\caption{{{latex_escape(grid.title)}}}",
+        rf"\begin{{tabular}}{{l{'r' * len(grid.columns)}}}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in [grid.row_header, *(c.header for c in grid.columns)]) + r" \\",
+        r"\midrule",
+    ]
     reference_started = False
     for row in grid.rows:
         if row.reference and not reference_started:
@@ -130,11 +133,11 @@ def _latex(grid: Grid) -> list[str]:
                 text = rf"\textbf{{{text}}}"
             if cell.underline:
                 text = rf"\underline{{{text}}}"
-            cells.append(text + latex_escape(_suffix(cell, show)))
+            cells.append(text + latex_escape(cell_suffix(cell, show)))
         label = rf"\textit{{{latex_escape(row.label)}}}" if row.reference else latex_escape(row.label)
         lines.append(" & ".join([label, *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [r"\par\smallskip", r"{\footnotesize " + r" \\ ".join(latex_escape(n) for n in notes(grid)) + "}"]
+    lines += [r"\par\smallskip", r"{\footnotesize " + r" \\ ".join(latex_escape(n) for n in grid_notes(grid)) + "}"]
     lines += [r"\end{table}", ""]
     return lines
 
@@ -158,13 +161,25 @@ def records(grids: Sequence[Grid]) -> list[dict[str, Scalar]]:
                 cell = row.cells.get(column.key)
                 if cell is None or (cell.empty and not cell.incomplete):
                     continue
-                flat.append({
-                    "table": grid.title, **grid.fields, grid.row_header: row.label, **row.fields,
-                    "column": column.header, **column.fields, "mean": _number(cell.mean), "std": _number(cell.std),
-                    "n": cell.n, "seeds": " ".join(str(s) for s in cell.seeds), "incomplete_runs": cell.incomplete,
-                    "unconverged_runs": cell.unconverged,
-                    "bold": cell.bold, "underline": cell.underline, "reference": row.reference,
-                })
+                flat.append(
+                    {
+                        "table": grid.title,
+                        **grid.fields,
+                        grid.row_header: row.label,
+                        **row.fields,
+                        "column": column.header,
+                        **column.fields,
+                        "mean": _number(cell.mean),
+                        "std": _number(cell.std),
+                        "n": cell.n,
+                        "seeds": " ".join(str(s) for s in cell.seeds),
+                        "incomplete_runs": cell.incomplete,
+                        "unconverged_runs": cell.unconverged,
+                        "bold": cell.bold,
+                        "underline": cell.underline,
+                        "reference": row.reference,
+                    }
+                )
     keys: dict[str, None] = {}
     for record in flat:
         keys.update(dict.fromkeys(record))
@@ -189,7 +204,7 @@ def render_csv(grids: Sequence[Grid]) -> str:
 
 def render_json(grids: Sequence[Grid], extra_notes: Sequence[str] = ()) -> str:
     payload: dict[str, Any] = {
-        "tables": [{"title": g.title, **g.fields, "notes": notes(g)} for g in grids],
+        "tables": [{"title": g.title, **g.fields, "notes": grid_notes(g)} for g in grids],
         "records": records(grids),
         "notes": list(extra_notes),
     }
@@ -197,7 +212,7 @@ def render_json(grids: Sequence[Grid], extra_notes: Sequence[str] = ()) -> str:
 
 
 def _rich(grid: Grid) -> Table:
-    show = _show_counts(grid)
+    show = show_counts(grid)
     table = Table(title=grid.title, title_justify="left")
     table.add_column(grid.row_header, justify="left")
     for column in grid.columns:
@@ -207,25 +222,31 @@ def _rich(grid: Grid) -> Table:
         for column in grid.columns:
             cell = row.cells.get(column.key, Cell())
             style = " ".join(s for s, on in (("bold", cell.bold), ("underline", cell.underline)) if on)
-            cells.append(Text(cell_text(cell, grid.digits), style=style) + Text(_suffix(cell, show)))
+            cells.append(Text(cell_text(cell, grid.digits), style=style) + Text(cell_suffix(cell, show)))
         end_section = index + 1 < len(grid.rows) and grid.rows[index + 1].reference is not None and not row.reference
         table.add_row(Text(row.label, style="italic" if row.reference else ""), *cells, end_section=end_section)
     return table
 
 
-def print_wide(console: Console, table: Table) -> None:
-    """Print a table at its natural width, even when that is wider than the terminal (or than the 80
-    columns rich assumes when stdout is not a terminal): a wide table wraps, but is never squeezed to ``…``."""
-    natural = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
-    if natural <= console.width:
-        console.print(table)
-        return
-    wide = Console(width=natural, stderr=console.stderr, soft_wrap=True, no_color=console.no_color)
-    wide.print(table)
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` so that no cell and no title ever wraps: the title on a line of its own, the table at
+    its natural width even when that is wider than the terminal (or than the 80 columns rich assumes when
+    stdout is a pipe), so ``albench plugins | grep deeplabv3-resnet50`` finds the name whole. A column that
+    sets ``max_width`` (free text such as an error message) still folds within it."""
+    title, table.title = table.title, None
+    try:
+        if title:
+            console.print(title, style="table.title", soft_wrap=True, highlight=False)
+        natural = Measurement.get(console, console.options.update(max_width=10_000), table).maximum
+        options = console.options.update(width=max(natural, console.width))
+        console.print(Segments(console.render(table, options)), crop=False)
+    finally:
+        table.title = title
 
 
-def render(grids: Sequence[Grid], format: ReportFormat, out: Console, err: Console,
-           extra_notes: Sequence[str] = ()) -> None:
+def render(
+    grids: Sequence[Grid], format: ReportFormat, out: Console, err: Console, extra_notes: Sequence[str] = ()
+) -> None:
     """Write ``grids`` to stdout in ``format``; in table format the notes go to stderr."""
     if format is ReportFormat.json:
         typer.echo(render_json(grids, extra_notes))
@@ -236,13 +257,13 @@ def render(grids: Sequence[Grid], format: ReportFormat, out: Console, err: Conso
     elif format is ReportFormat.latex:
         typer.echo(render_latex(grids) + "".join(f"\n% {n}" for n in extra_notes))
     else:
-        shared = set.intersection(*(set(notes(g)) for g in grids)) if len(grids) > 1 else set()
+        shared = set.intersection(*(set(grid_notes(g)) for g in grids)) if len(grids) > 1 else set()
         for grid in grids:
-            print_wide(out, _rich(grid))
-            for note in notes(grid):
+            print_table(out, _rich(grid))
+            for note in grid_notes(grid):
                 if note not in shared:
                     err.print(Text(f"  {note}", style="dim"))
-        for note in [n for n in notes(grids[0]) if n in shared] if grids else []:
+        for note in [n for n in grid_notes(grids[0]) if n in shared] if grids else []:
             err.print(Text(note, style="dim"))
         for note in extra_notes:
             err.print(Text(note))
@@ -269,9 +290,15 @@ def render_records(flat: Sequence[Mapping[str, Scalar]], format: ReportFormat, o
         lines += ["| " + " | ".join(_markdown_escape(text(r[k])) for k in keys) + " |" for r in flat]
         typer.echo("\n".join(lines))
     elif format is ReportFormat.latex:
-        lines = [rf"\begin{{tabular}}{{{'l' * len(keys)}}}", r"\toprule", " & ".join(latex_escape(k) for k in keys) + r" \\",
-                 r"\midrule", *(" & ".join(latex_escape(text(r[k])) for k in keys) + r" \\" for r in flat),
-                 r"\bottomrule", r"\end{tabular}"]
+        lines = [
+            rf"\begin{{tabular}}{{{'l' * len(keys)}}}",
+            r"\toprule",
+            " & ".join(latex_escape(k) for k in keys) + r" \\",
+            r"\midrule",
+            *(" & ".join(latex_escape(text(r[k])) for k in keys) + r" \\" for r in flat),
+            r"\bottomrule",
+            r"\end{tabular}",
+        ]
         typer.echo("\n".join(lines))
     else:
         table = Table(title=title, title_justify="left")
@@ -279,4 +306,4 @@ def render_records(flat: Sequence[Mapping[str, Scalar]], format: ReportFormat, o
             table.add_column(key, justify="right" if flat and isinstance(flat[0][key], int | float) else "left")
         for record in flat:
             table.add_row(*(Text(text(record[k])) for k in keys))
-        print_wide(out, table)
+        print_table(out, table)

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from albench.cli._common import RichProgress, default_cache_dir, err, handle_errors, out
+from albench.cli._tables import print_table
 from albench.cli.run import parse_settings
 from albench.errors import DatasetError, ParameterError
 from albench.host.registry import load_registry
@@ -114,7 +115,7 @@ def render_tables(data: dict[str, Any]) -> list[Table]:
 def stats(
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin (default: the protocol's).")] = None,
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol file to take the dataset and superpixels from.")] = None,
+    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol (bundled name or TOML file) to take the dataset and superpixels from.")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="dataset.PARAM=VALUE or superpixels.PARAM=VALUE; repeatable.")] = [],  # noqa: B006
     seed: Annotated[int | None, typer.Option(help="Split seed: the pool of this seed is measured [default: the protocol's first].")] = None,
     data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,
@@ -153,5 +154,5 @@ def stats(
             typer.echo(json.dumps(result, indent=2))
             return
         for table in render_tables(result):
-            out.print(table)
+            print_table(out, table)
         err.print(f"superpixel cache: {store.directory}")

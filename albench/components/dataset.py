@@ -122,6 +122,14 @@ class Dataset(ABC):
         )
         return digest.hexdigest()[:16]
 
+    def content_files(self) -> Sequence[Path]:
+        """The files whose bytes make up the dataset (images, masks, colour maps), in any order.
+
+        The run spec records a digest of their bytes, so editing one in place (same name, same classes) gives
+        new run ids. The default, none, suits a dataset generated in code, whose parameters fix its content.
+        """
+        return ()
+
     def fingerprint(self, image_id: str) -> str:
         """A digest that changes when the image or its mask changes (detects stale superpixel caches).
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from albench.components.backbone import Backbone
 from albench.components.dataset import Dataset
+from albench.components.executor import Executor
 from albench.components.labeling import LabelingScheme
 from albench.components.strategy import Strategy
 from albench.components.superpixels import SuperpixelMethod
@@ -37,6 +38,8 @@ KINDS: dict[str, Kind] = {
         Kind("superpixels", SuperpixelMethod, "register_superpixel_methods"),
         Kind("labeling", LabelingScheme, "register_labeling_schemes"),
         Kind("strategy", Strategy, "register_strategies"),
+        # where runs execute, not what they compute: not part of a run spec
+        Kind("executor", Executor, "register_executors", in_run_spec=False),
     )
 }
 

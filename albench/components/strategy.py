@@ -13,7 +13,7 @@ from albench.adjacency import RegionGraph
 from albench.params import NoParams
 from albench.statistics import PoolStatistic, RegionStatistic
 
-__all__ = ["SelectionContext", "Strategy"]
+__all__ = ["ScoredStrategy", "SelectionContext", "Strategy"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Strategy(ABC):
     """Base class of query-strategy plugins.
 
     :meth:`statistics` declares what the scoring engine computes over the pool (nothing for strategies
-    that need no model, such as random); :meth:`select` returns region ids in the order the strategy
+    that need no model, such as random; :meth:`second_pass` what needs the pool statistics first); :meth:`select` returns region ids in the order the strategy
     wants them annotated. The runner rejects duplicates, already-labeled regions and selections whose
     cost exceeds the budget (see :func:`albench.selection.take_within_budget`).
 
@@ -120,6 +120,33 @@ class Strategy(ABC):
         """What the engine must compute for :meth:`select`; empty when no model pass is needed."""
         return ()
 
+    def second_pass(self, num_classes: int, pool_stats: Mapping[str, np.ndarray]) -> Sequence[RegionStatistic]:
+        """Region statistics whose pixel scores depend on the first pass's pool statistics, computed in a
+        second pass over the pool (the runner merges them into ``region_stats``); empty by default.
+
+        Only for what one pass cannot give exactly, such as a percentile of pool-weighted pixel scores: a
+        second pass runs the model over the pool again.
+        """
+        return ()
+
     @abstractmethod
     def select(self, context: SelectionContext) -> np.ndarray:
         """Region ids to annotate, in priority order, costing at most ``context.budget`` clicks."""
+
+
+class ScoredStrategy(Strategy):
+    """A strategy that gives every region a score: highest first, as far as the click budget goes.
+
+    Write :meth:`scores` only; :meth:`select` spends the budget in score order with
+    :func:`albench.selection.spend_in_score_order`, which handles regions that cost several clicks (weak labels)
+    and the protocol's ``overshoot``. Ties go to the lowest region id; NaN scores come last.
+    """
+
+    @abstractmethod
+    def scores(self, context: SelectionContext) -> np.ndarray:
+        """``(R,)`` a score for every region of the pool (labeled ones are ignored)."""
+
+    def select(self, context: SelectionContext) -> np.ndarray:
+        from albench.selection import spend_in_score_order
+
+        return spend_in_score_order(context, self.scores(context))

@@ -13,14 +13,12 @@ four independent chains keep the CPU's execution units busy and share the run's 
 Pascal VOC scale: 1.5× faster than the same loop one channel at a time, 2× faster than float maxima channel
 by channel (``benchmarks/bench_scoring.py`` times the whole engine).
 
-A score that supplies a scalar key function (:attr:`albench.engine.scoring.PixelScore.elementwise_key`) has it
-fused into the maximum, so the key map is never written to memory: the probabilities are read once. Sums
-accumulate in float64.
+Sums accumulate in float64. Maxima of scores with an elementwise key (OREAL's) have their own vectorized
+kernels, which read the probabilities themselves: :mod:`albench.engine._keyed_max`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,12 +69,6 @@ def _order_code(value: Any) -> Any:
     return _LOW_BITS if value != value else np.int32(bits ^ ((bits >> 31) & _LOW_BITS))
 
 
-@numba.njit(inline="always")
-def _nonnegative_order_code(value: Any) -> Any:
-    """The order code of a value ≥ 0 or NaN, in one instruction: −0.0 becomes +0.0, every NaN lands on top."""
-    return np.int32(np.float32(value).view(np.int32) & _LOW_BITS)
-
-
 def to_order_codes(values: np.ndarray) -> np.ndarray:
     """float32 → int32 order codes (NumPy; what the kernels compute on the fly)."""
     bits = np.ascontiguousarray(values, dtype=np.float32).view(np.int32)
@@ -91,70 +83,47 @@ def from_order_codes(codes: np.ndarray) -> np.ndarray:
     return bits.view(np.float32)
 
 
-def _make_max_kernel(order: Callable[[Any], Any]) -> Any:
-    """A compiled run maximum of ``order(value)`` over ``values (K, N)`` into ``out (R, K)``."""
-
-    @numba.njit(nogil=True)
-    def kernel(values: Any, starts: Any, regions: Any, num_pixels: int, out: Any) -> None:  # pragma: no cover
-        runs = starts.shape[0]
-        channels = values.shape[0]
-        for i in range(runs):
-            start = starts[i]
-            stop = starts[i + 1] if i + 1 < runs else num_pixels
-            target = out[regions[i]]
-            k = 0
-            while k + 4 <= channels:
-                r0, r1, r2, r3 = values[k], values[k + 1], values[k + 2], values[k + 3]
-                b0 = b1 = b2 = b3 = EMPTY_CODE
-                for j in range(start, stop):
-                    b0 = max(b0, order(r0[j]))
-                    b1 = max(b1, order(r1[j]))
-                    b2 = max(b2, order(r2[j]))
-                    b3 = max(b3, order(r3[j]))
-                target[k] = max(target[k], b0)
-                target[k + 1] = max(target[k + 1], b1)
-                target[k + 2] = max(target[k + 2], b2)
-                target[k + 3] = max(target[k + 3], b3)
-                k += 4
-            while k < channels:
-                row = values[k]
-                best = EMPTY_CODE
-                for j in range(start, stop):
-                    best = max(best, order(row[j]))
-                target[k] = max(target[k], best)
-                k += 1
-
-    return kernel
+@numba.njit(nogil=True, cache=True)
+def _runs_max(values: Any, starts: Any, regions: Any, num_pixels: int, out: Any) -> None:  # pragma: no cover
+    """The run maximum of the order codes of ``values (K, N)`` into ``out (R, K)``, four channels at a time."""
+    runs = starts.shape[0]
+    channels = values.shape[0]
+    for i in range(runs):
+        start = starts[i]
+        stop = starts[i + 1] if i + 1 < runs else num_pixels
+        target = out[regions[i]]
+        k = 0
+        while k + 4 <= channels:
+            r0, r1, r2, r3 = values[k], values[k + 1], values[k + 2], values[k + 3]
+            b0 = b1 = b2 = b3 = EMPTY_CODE
+            for j in range(start, stop):
+                b0 = max(b0, _order_code(r0[j]))
+                b1 = max(b1, _order_code(r1[j]))
+                b2 = max(b2, _order_code(r2[j]))
+                b3 = max(b3, _order_code(r3[j]))
+            target[k] = max(target[k], b0)
+            target[k + 1] = max(target[k + 1], b1)
+            target[k + 2] = max(target[k + 2], b2)
+            target[k + 3] = max(target[k + 3], b3)
+            k += 4
+        while k < channels:
+            row = values[k]
+            best = EMPTY_CODE
+            for j in range(start, stop):
+                best = max(best, _order_code(row[j]))
+            target[k] = max(target[k], best)
+            k += 1
 
 
-def _fused_order(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    @numba.njit(inline="always")
-    def order(value: Any) -> Any:  # pragma: no cover - compiled
-        return _nonnegative_order_code(key(value))
-
-    return order
-
-
-_MAX_KERNELS: dict[Any, Any] = {}
-
-
-def runs_max(values: np.ndarray, runs: LabelRuns, out: np.ndarray, key: Callable[[Any], Any] | None = None) -> None:
-    """``out[r, k] = max(out[r, k], code of the max of key(values[k, x]) over the pixels x of region r)``.
+def runs_max(values: np.ndarray, runs: LabelRuns, out: np.ndarray) -> None:
+    """``out[r, k] = max(out[r, k], order code of the max of values[k, x] over the pixels x of region r)``.
 
     ``values`` is float32, channel-major ``(K, H·W)``; ``out`` int32 order codes ``(R, K)``, region-major so a
-    run's results are adjacent (start from :data:`EMPTY_CODE`, decode with :func:`from_order_codes`). ``key``
-    is a numba-compiled scalar function whose values are ≥ 0 or NaN (default: the values themselves, any sign).
+    run's results are adjacent (start from :data:`EMPTY_CODE`, decode with :func:`from_order_codes`).
     """
     if values.dtype != np.float32 or out.dtype != np.int32:
         raise TypeError(f"runs_max needs float32 values and int32 codes, not {values.dtype} and {out.dtype}")
-    # A dispatcher read off an instance comes back bound, a new object on every access: unwrap it, so the
-    # compiled kernel is found again instead of compiled anew.
-    function = None if key is None else getattr(key, "__func__", key)
-    kernel = _MAX_KERNELS.get(function)
-    if kernel is None:
-        order = _order_code if function is None else _fused_order(function)
-        kernel = _MAX_KERNELS[function] = _make_max_kernel(order)
-    kernel(np.ascontiguousarray(values), runs.starts, runs.regions, runs.num_pixels, out)
+    _runs_max(np.ascontiguousarray(values), runs.starts, runs.regions, runs.num_pixels, out)
 
 
 @numba.njit(nogil=True, cache=True)

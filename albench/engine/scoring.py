@@ -4,62 +4,43 @@ Strategies declare what they need (:class:`RegionStatistic`, :class:`PoolStatist
 model image batch by image batch, computes each declared pixel score from the softmax and reduces it per
 superpixel on the model's device. Only the per-superpixel results are kept, so memory is
 O(superpixels x channels), never O(pixels in the pool).
+
+Results are exact with respect to the scores as torch computes them on that device: a maximum is the
+maximum of :meth:`PixelScore.compute`'s float values over the region's pixels, bit for bit; a percentile is
+``numpy.percentile`` of them with the statistic's method; sums and means accumulate in float64. A score's
+float values depend on how torch evaluates it on the probabilities it is given: for scores that sum over
+the classes (Shannon entropy, p_c·H) the order of that sum, hence the last bit, follows the memory layout
+of the probabilities (channel-major or channels-last), as in any torch code.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from albench.engine._keyed_max import candidate_maxima, key_candidates
 from albench.engine._label_runs import EMPTY_CODE, LabelRuns, from_order_codes, label_runs, runs_max, runs_sum
-from albench.statistics import Aggregation, PixelScore, PoolStatistic, RegionStatistic
+from albench.engine.percentile import grouped_percentile
+from albench.statistics import Aggregation, PercentileMethod, PixelScore, PoolStatistic, RegionStatistic
 
 __all__ = ["ScoreAccumulator", "aggregate_by_superpixel"]
 
 
-def _float32_order(values: torch.Tensor, nonnegative: bool) -> torch.Tensor:
-    """float32 → int64 in [0, 2³²) with the same order: the IEEE bits, negative ones reflected."""
-    bits = values.view(torch.int32).to(torch.int64)
-    if nonnegative:
-        return bits & 0x7FFFFFFF  # −0.0 becomes +0.0
-    return torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits) + 2**31
-
-
-def _from_float32_order(order: torch.Tensor, nonnegative: bool) -> torch.Tensor:
-    bits = order if nonnegative else order - 2**31
-    bits = bits if nonnegative else torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
-    return bits.to(torch.int32).view(torch.float32)
-
-
-def _sorted_within_groups(values: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """``values (N, K)`` reordered, column by column, by group and then by value.
-
-    float32 values sort once, as the int64 key group·2³² + (order-preserving bits of the value); other
-    dtypes sort by value, then stably by group.
-    """
-    if values.dtype == torch.float32:
-        nonnegative = bool(values.amin() >= 0) if values.numel() else True
-        columns = []
-        for start in range(0, values.shape[1], 4):  # a few channels at a time: int64 keys are 2x the values
-            keys = groups.unsqueeze(1) * 2**32 + _float32_order(values[:, start : start + 4], nonnegative)
-            columns.append(_from_float32_order(torch.sort(keys, dim=0).values & 0xFFFFFFFF, nonnegative))
-        return torch.cat(columns, dim=1)
-    sorted_values, order = torch.sort(values, dim=0, stable=True)
-    _, regroup = torch.sort(groups[order], dim=0, stable=True)
-    return torch.gather(sorted_values, 0, regroup)
-
-
 def aggregate_by_superpixel(
-    values: torch.Tensor, groups: torch.Tensor, num_groups: int, how: Aggregation,
-    *, to_value: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    values: torch.Tensor,
+    groups: torch.Tensor,
+    num_groups: int,
+    how: Aggregation,
+    *,
+    percentile_method: PercentileMethod = "linear",
 ) -> torch.Tensor:
-    """Reduce ``values (N, K)`` over ``groups (N,)`` (ids in ``[0, num_groups)``) → ``(num_groups, K)``.
+    """Reduce ``values (N, K)`` over ``groups (N,)`` (ids in ``[0, num_groups)``) → ``(num_groups, K)`` float64.
 
-    ``max`` and ``p95`` are exact; ``mean`` and ``sum`` accumulate in float64. ``to_value`` maps reduced
-    order keys back to scores (see :meth:`PixelScore.order_key`). Empty groups give NaN (0 for ``sum``).
+    ``max`` and ``p95`` are exact (``p95`` is ``numpy.percentile(..., 95, method=percentile_method)``);
+    ``mean`` and ``sum`` accumulate in float64. Empty groups give NaN (0 for ``sum``).
     """
     n, k = values.shape
     device = values.device
@@ -73,38 +54,21 @@ def aggregate_by_superpixel(
     if how == "max":
         out = torch.full((num_groups, k), -math.inf, dtype=values.dtype, device=device)
         out.scatter_reduce_(0, groups.unsqueeze(1).expand(n, k), values, reduce="amax", include_self=True)
-        empty = torch.bincount(groups, minlength=num_groups) == 0
-        out = to_value(out) if to_value is not None else out
-        out[empty] = math.nan
-        return out.to(torch.float64)
+        out = out.to(torch.float64)
+        out[torch.bincount(groups, minlength=num_groups) == 0] = math.nan
+        return out
     if how == "p95":
-        # NumPy's default (linear) percentile: between the order statistics floor(pos) and ceil(pos) of
-        # each group, pos = 0.95·(count − 1), interpolated in score space when the values are order keys.
-        segmented = _sorted_within_groups(values, groups)
-        counts = torch.bincount(groups, minlength=num_groups)
-        offsets = torch.cumsum(counts, 0) - counts
-        position = (counts - 1).clamp(min=0).to(torch.float64) * 0.95
-        last = max(n - 1, 0)
-        lo = torch.gather(segmented, 0, (offsets + position.floor().long()).clamp(max=last).unsqueeze(1).expand(-1, k))
-        hi = torch.gather(segmented, 0, (offsets + position.ceil().long()).clamp(max=last).unsqueeze(1).expand(-1, k))
-        if to_value is not None:
-            lo, hi = to_value(lo), to_value(hi)
-        a, b = lo.to(torch.float64), hi.to(torch.float64)
-        frac = (position - position.floor()).unsqueeze(1)
-        # NumPy's _lerp: a + d·t below t = ½, b − d·(1 − t) from there, for symmetry.
-        result = torch.where(frac >= 0.5, b - (b - a) * (1 - frac), a + (b - a) * frac)
-        result[counts == 0] = math.nan
-        return result
+        return grouped_percentile(values, groups, num_groups, 95.0, percentile_method)
     raise ValueError(f"unknown aggregation {how!r}")
 
 
 class ScoreAccumulator:
     """Collects the declared statistics batch by batch; memory grows with superpixels, not pixels.
 
-    On the CPU, max, mean and sum statistics reduce runs of equal labels (:mod:`albench.engine._label_runs`; max
-    reads the order key, fused when the score has an ``elementwise_key``). Percentiles, splits by predicted
-    class and every statistic on other devices go through :func:`aggregate_by_superpixel`. Both are exact,
-    sums to float64 rounding.
+    On the CPU, max, mean and sum statistics reduce runs of equal labels (:mod:`albench.engine._label_runs`);
+    the maximum of a score with an elementwise key reads only the probabilities and scores the few pixels
+    that can hold it (:mod:`albench.engine._keyed_max`). Percentiles, splits by predicted class and every
+    statistic on other devices go through :func:`aggregate_by_superpixel` on the scores of every pixel.
     """
 
     def __init__(self, statistics: Sequence[RegionStatistic | PoolStatistic], num_classes: int) -> None:
@@ -145,8 +109,10 @@ class _Batch:
         self.labels = superpixels.detach().cpu().numpy()
         self.counts = [int(n) for n in regions_per_image]
         if len(self.counts) != self.size or self.labels.shape != (self.size, *probs.shape[2:]):
-            raise ValueError(f"superpixels {tuple(self.labels.shape)} and {len(self.counts)} region counts do not "
-                             f"match probabilities {tuple(probs.shape)}: expected (B, H, W) and B counts")
+            raise ValueError(
+                f"superpixels {tuple(self.labels.shape)} and {len(self.counts)} region counts do not "
+                f"match probabilities {tuple(probs.shape)}: expected (B, H, W) and B counts"
+            )
         for image, count in enumerate(self.counts):
             low, high = int(self.labels[image].min()), int(self.labels[image].max())
             if low < 0 or high >= count:
@@ -160,8 +126,12 @@ class _Batch:
         return self.probs.device.type == "cpu"
 
     def pixels(self, image: int) -> torch.Tensor:
-        """``(H·W, C)`` probabilities of one image: a view of the channel-major map."""
+        """``(H·W, C)`` probabilities of one image: a view of the map (contiguous when it is channels-last)."""
         return self.probs[image].permute(1, 2, 0).reshape(-1, self.num_classes)
+
+    def pixel_major(self, image: int) -> bool:
+        """Whether the image's probabilities lie pixel by pixel in memory (channels-last inference)."""
+        return self.probs[image].permute(1, 2, 0).is_contiguous()
 
     def channel_major(self, image: int) -> torch.Tensor:
         """``(C, H·W)`` probabilities of one image."""
@@ -198,47 +168,78 @@ def _reduce(stat: RegionStatistic, batch: _Batch) -> torch.Tensor:
 
 
 def _runs_maxima(score: PixelScore, batch: _Batch) -> np.ndarray | None:
-    """Maxima per region on the CPU: of the order key when the score has one (fused when elementwise),
-    mapped back to scores at the end; else of the score itself. Empty regions are NaN. ``None`` when the
-    values are not float32 (the run kernels compare float32 bits): the caller takes the generic path."""
-    codes = np.full((batch.num_regions, score.channels(batch.num_classes)), EMPTY_CODE, dtype=np.int32)
-    keyed = False
+    """Maxima per region on the CPU, image by image; empty regions are NaN. ``None`` when the probabilities
+    or scores are not float32 (the run kernels compare float32 bits): the caller takes the generic path."""
+    if batch.probs.dtype != torch.float32:
+        return None
+    parts = []
     for image, runs in enumerate(batch.runs()):
-        if score.elementwise_key is not None:
-            values, key, keyed = batch.channel_major(image), score.elementwise_key, True
-        else:
-            order = score.order_key(batch.pixels(image))
-            keyed = order is not None
-            values, key = (order if order is not None else score.compute(batch.pixels(image))).t(), None
-        array = values.detach().numpy()
-        if array.dtype != np.float32:
-            return None
-        runs_max(array, runs, codes, key)
-    empty = torch.from_numpy(codes == EMPTY_CODE)
-    maxima = torch.from_numpy(from_order_codes(codes))
-    if keyed:
-        maxima = score.from_order_key(maxima)
-    return torch.where(empty, math.nan, maxima.to(torch.float64)).numpy()
+        maxima = None
+        if score.elementwise_key is not None and score.key_tolerance is not None:
+            maxima = _keyed_maxima(score, batch, image, runs)
+        if maxima is None:  # no key, or a key that flagged an invalid probability: score every pixel
+            values = score.compute(batch.pixels(image)).t().detach().numpy()
+            if values.dtype != np.float32:
+                return None
+            codes = np.full((batch.counts[image], values.shape[0]), EMPTY_CODE, dtype=np.int32)
+            runs_max(values, _local(runs, batch.offsets[image]), codes)
+            maxima = np.where(codes == EMPTY_CODE, np.nan, from_order_codes(codes).astype(np.float64))
+        parts.append(maxima)
+    return np.concatenate(parts, axis=0)
+
+
+def _local(runs: LabelRuns, offset: int) -> LabelRuns:
+    return LabelRuns(runs.starts, runs.regions - offset, runs.num_pixels)
+
+
+def _keyed_maxima(score: PixelScore, batch: _Batch, image: int, runs: LabelRuns) -> np.ndarray | None:
+    """One image's maxima through the key: the kernels find the candidates, torch scores them, the maximum of
+    those scores is the region's (see :mod:`albench.engine._keyed_max`). ``None`` for an invalid key (or
+    scores that are not float32): the caller scores every pixel."""
+    assert score.elementwise_key is not None and score.key_tolerance is not None
+    pixel_major = batch.pixel_major(image)
+    probs = batch.pixels(image) if pixel_major else batch.channel_major(image)
+    found = key_candidates(
+        probs.detach().numpy(),
+        runs,
+        batch.offsets[image],
+        batch.counts[image],
+        score.elementwise_key,
+        score.key_tolerance,
+        pixel_major=pixel_major,
+    )
+    if found is None:
+        return None
+    codes, candidates = found
+    scores = score.compute(torch.from_numpy(candidates.values).unsqueeze(1))[:, 0]
+    if scores.dtype != torch.float32:
+        return None
+    return candidate_maxima(
+        codes,
+        candidates,
+        scores.detach().numpy(),
+        lambda: float(score.compute(torch.zeros(1, 1, dtype=torch.float32))[0, 0]),
+    )
 
 
 def _reduce_generic(stat: RegionStatistic, batch: _Batch) -> torch.Tensor:
-    """Image by image through :func:`aggregate_by_superpixel` (percentiles, class splits, other devices)."""
+    """Image by image through :func:`aggregate_by_superpixel` on every pixel's score (percentiles, class
+    splits, other devices)."""
     c = batch.num_classes
     parts = []
     for image in range(batch.size):
         pixel_probs = batch.pixels(image)
         regions = batch.local_regions(image)
         count = batch.counts[image]
-        key = stat.score.order_key(pixel_probs) if stat.aggregation in ("max", "p95") else None
-        values = key if key is not None else stat.score.compute(pixel_probs)
-        to_value = stat.score.from_order_key if key is not None else None
+        values = stat.score.compute(pixel_probs)
+        method = stat.percentile_method
         if stat.by_predicted_class:
             grouped = aggregate_by_superpixel(
-                values, regions * c + pixel_probs.argmax(dim=1), count * c, stat.aggregation, to_value=to_value
+                values, regions * c + pixel_probs.argmax(dim=1), count * c, stat.aggregation, percentile_method=method
             )
             if stat.aggregation == "max":
                 grouped = torch.nan_to_num(grouped, nan=-math.inf)
             parts.append(grouped.reshape(count, c, -1).permute(0, 2, 1))
         else:
-            parts.append(aggregate_by_superpixel(values, regions, count, stat.aggregation, to_value=to_value))
+            parts.append(aggregate_by_superpixel(values, regions, count, stat.aggregation, percentile_method=method))
     return torch.cat(parts, dim=0)

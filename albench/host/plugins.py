@@ -12,15 +12,21 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import signal
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import FrameType, ModuleType
+from typing import Any
 
 import pluggy
 
 from albench import hookspecs
 
-__all__ = ["DEFAULT_PLUGINS", "ENV_LOAD_PLUGINS", "BrokenPlugin", "LoadedPlugin", "PluginHost", "load_plugins"]
+__all__ = [
+    "DEFAULT_PLUGINS", "ENV_LOAD_PLUGINS", "PLUGIN_FAILURES", "BrokenPlugin", "LoadedPlugin", "PluginHost", "UserInterrupts",
+    "describe_failure", "load_plugins",
+]
 
 ENTRY_POINT_GROUP = "albench"
 ENV_LOAD_PLUGINS = "ALBENCH_LOAD_PLUGINS"
@@ -31,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.datasets.cityscapes",
     "albench_plugins.datasets.endovis",
     "albench_plugins.datasets.folder",
+    "albench_plugins.datasets.images",
     "albench_plugins.backbones.tiny_deeplab",
     "albench_plugins.backbones.torchvision_deeplab",
     "albench_plugins.backbones.vit_deeplab",
@@ -47,6 +54,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "albench_plugins.strategies.cbal",
     "albench_plugins.strategies.context_sampling",
     "albench_plugins.strategies.full",
+    "albench_plugins.executors.inline",
+    "albench_plugins.executors.local",
+    "albench_plugins.executors.slurm",
+    "albench_plugins.executors.ray",
 )
 
 
@@ -94,6 +105,47 @@ def _albench_version() -> str:
     return __version__
 
 
+#: What a plugin's own code may raise while it is imported or registers its components: any exception, and
+#: also ``sys.exit()`` (SystemExit) and a KeyboardInterrupt it raises itself. Each is recorded as a broken
+#: plugin like an ImportError; only a Ctrl-C the user pressed (:class:`UserInterrupts`) goes on to stop albench.
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
+class UserInterrupts:
+    """While active (main thread only), notes whether the user pressed Ctrl-C, so that a KeyboardInterrupt
+    from the keyboard can be told from one a plugin raised itself: :meth:`reraise_if_pressed`."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: Any = None
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> UserInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def reraise_if_pressed(self, error: BaseException) -> None:
+        if isinstance(error, KeyboardInterrupt) and self.pressed:
+            raise error
+
+
+def describe_failure(error: BaseException) -> str:
+    """``Type: message`` of what a plugin raised; ``sys.exit()`` is named as such."""
+    if isinstance(error, SystemExit):
+        return f"SystemExit: the plugin called sys.exit({error.code!r})"
+    if isinstance(error, KeyboardInterrupt):
+        return "KeyboardInterrupt: raised by the plugin itself"
+    return f"{type(error).__name__}: {error}"
+
+
 def _register(host: PluginHost, plugin: object, name: str, distribution: str, version: str, builtin: bool) -> None:
     """The one registration path, for built-ins and third-party plugins alike."""
     try:
@@ -120,11 +172,13 @@ def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = N
     host = PluginHost(manager)
     version = _albench_version()
     for module_name in DEFAULT_PLUGINS:
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as error:
-            host.broken.append(BrokenPlugin(module_name, "albench", f"{type(error).__name__}: {error}", version))
-            continue
+        with UserInterrupts() as interrupts:
+            try:
+                module = importlib.import_module(module_name)
+            except PLUGIN_FAILURES as error:
+                interrupts.reraise_if_pressed(error)
+                host.broken.append(BrokenPlugin(module_name, "albench", describe_failure(error), version))
+                continue
         _register(host, module, module_name, "albench", version, builtin=True)
     if entry_points:
         allowed = _allowed(env)
@@ -134,12 +188,13 @@ def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = N
             dist_version = dist.version if dist is not None else "unknown"
             if allowed is not None and entry_point.name not in allowed and dist_name not in allowed:
                 continue
-            try:
-                plugin = entry_point.load()
-            except Exception as error:
-                host.broken.append(BrokenPlugin(entry_point.name, dist_name, f"{type(error).__name__}: {error}",
-                                                dist_version))
-                continue
+            with UserInterrupts() as interrupts:
+                try:
+                    plugin = entry_point.load()
+                except PLUGIN_FAILURES as error:
+                    interrupts.reraise_if_pressed(error)
+                    host.broken.append(BrokenPlugin(entry_point.name, dist_name, describe_failure(error), dist_version))
+                    continue
             _register(host, plugin, entry_point.name, dist_name, dist_version, builtin=False)
     for plugin in extra:
         name = getattr(plugin, "__name__", type(plugin).__name__)

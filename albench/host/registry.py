@@ -11,8 +11,15 @@ from pluggy import HookImpl
 
 from albench.components import KINDS
 from albench.errors import DuplicateComponentError, UnknownComponentError
-from albench.host.plugins import BrokenPlugin, PluginHost, load_plugins
-from albench.params import check_params_class, params_to_dict, resolve_params
+from albench.host.plugins import (
+    PLUGIN_FAILURES,
+    BrokenPlugin,
+    PluginHost,
+    UserInterrupts,
+    describe_failure,
+    load_plugins,
+)
+from albench.params import check_params_class, resolve_params
 
 __all__ = ["Component", "Registration", "Registry", "load_registry"]
 
@@ -44,9 +51,6 @@ class Component:
     @property
     def name(self) -> str:
         return self.registration.name
-
-    def params_dict(self) -> dict[str, Any]:
-        return params_to_dict(self.params)
 
 
 class Registry:
@@ -85,11 +89,13 @@ class Registry:
         # As pluggy's own caller does: each implementation gets the arguments it declares, so a hook can gain
         # an argument without breaking the plugins written before it.
         arguments = {"register": register}
-        try:
-            impl.function(**{name: arguments[name] for name in impl.argnames})
-        except Exception as error:
-            self._failed.append(BrokenPlugin(plugin_name, distribution, f"{type(error).__name__}: {error}", dist_version))
-            return
+        with UserInterrupts() as interrupts:
+            try:
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+            except PLUGIN_FAILURES as error:
+                interrupts.reraise_if_pressed(error)
+                self._failed.append(BrokenPlugin(plugin_name, distribution, describe_failure(error), dist_version))
+                return
         for registration in collected:
             self._add(registration)
 

@@ -1,10 +1,13 @@
 """The leaderboard: a pure function from runs to ranked tables (:class:`albench.results.tables.Grid`).
 
-Layout (like the paper's Table 1): one table per backbone × labeling scheme × aggregation, strategies as
-rows, datasets as columns, and an Average column over the datasets. A cell is the mean ± sample standard
-deviation over the seeds of the chosen metric (AuALC by default). Rows are ranked by their Average.
+Layout (like the paper's Table 1; docs/reports.md): one table per backbone × labeling scheme, strategies as
+rows with their aggregation in the label (``entropy (mean)``, ``oreal (max)``), datasets as columns, and an
+Average column over the datasets. A cell is the mean ± sample standard deviation over the seeds of the
+chosen metric (AuALC by default; docs/metrics.md). Rows are ranked by their Average. Runs are grouped into
+tables, rows and columns by :mod:`albench.results.grouping`, the one path every report shares.
 
-- Strategies without an ``aggregation`` parameter (random) appear in every aggregation's table.
+- ``by_aggregation`` splits each table by aggregation; strategies without an ``aggregation`` parameter
+  (random) then appear in every aggregation's table.
 - A column is one dataset under one protocol hash: runs of different protocols are never averaged. When a
   dataset has runs under several protocols, each gets its own column and the table has no Average.
 - A run with fewer rounds than its protocol (an incomplete results file or a checkpoint in progress) is
@@ -13,23 +16,19 @@ deviation over the seeds of the chosen metric (AuALC by default). Rows are ranke
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from albench.errors import ParameterError
-from albench.results.tables import Cell, Column, Grid, Row, mark_best, stat_cell
+from albench.results.grouping import TableKey, aggregation_order, collect, dataset_columns, row_label, table_groups
 from albench.results.runs import ConventionChoice, Run
+from albench.results.tables import AVERAGE, Cell, Grid, Row, Scalar, add_average, mark_best
 
-__all__ = ["AVERAGE", "METRIC_HELP", "Metric", "dataset_columns", "leaderboard", "parse_metric", "table_groups"]
-
-AVERAGE = "Average"
-AGGREGATION_ORDER = ("max", "mean", "p95")
+__all__ = ["AVERAGE", "METRIC_HELP", "Metric", "leaderboard", "parse_metric"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,10 @@ def _miou_at(round_index: int | None) -> Callable[[Run, ConventionChoice], float
 
 _MIOU_AT = re.compile(r"^miou@(\d+|final)$")
 _GINI_AT = re.compile(r"^(gini|gini-all)(@(\d+|final))?$")
-METRIC_HELP = ("aualc (alias auac), miou@ROUND (0-based, e.g. miou@5, or miou@final), gini or gini-all "
-               "(final; gini@ROUND for another round)")
+METRIC_HELP = (
+    "aualc (alias auac), miou@ROUND (0-based, e.g. miou@5, or miou@final), gini or gini-all "
+    "(final; gini@ROUND for another round)"
+)
 
 
 def parse_metric(text: str) -> Metric:
@@ -64,16 +65,26 @@ def parse_metric(text: str) -> Metric:
     ``gini-all``, both final unless ``@N``."""
     name = text.strip().lower()
     if name in ("aualc", "auac"):
-        return Metric("aualc", "AuALC (%)", 1,
-                      "AuALC: area under the mIoU-vs-round curve, trapezoidal, divided by the number of round "
-                      "intervals, in percent (SPEC.md §Metrics)", lambda run, convention: 100 * run.aualc(convention))
+        return Metric(
+            "aualc",
+            "AuALC (%)",
+            1,
+            "AuALC: area under the mIoU-vs-round curve, trapezoidal, divided by the number of round "
+            "intervals, in percent (docs/metrics.md)",
+            lambda run, convention: 100 * run.aualc(convention),
+        )
     match = _MIOU_AT.match(name)
     if match:
         which = match.group(1)
         round_index = None if which == "final" else int(which)
         where = "at the last round" if round_index is None else f"at round {round_index}"
-        return Metric(f"miou@{which}", f"mIoU (%) {where}", 1, f"mIoU {where} (rounds count from 0), in percent",
-                      _miou_at(round_index))
+        return Metric(
+            f"miou@{which}",
+            f"mIoU (%) {where}",
+            1,
+            f"mIoU {where} (rounds count from 0), in percent (docs/metrics.md)",
+            _miou_at(round_index),
+        )
     match = _GINI_AT.match(name)
     if match:
         everything = match.group(1) == "gini-all"
@@ -81,8 +92,11 @@ def parse_metric(text: str) -> Metric:
         round_index = -1 if which == "final" else int(which)
         where = "final" if which == "final" else f"after round {which}"
         classes = "all classes" if everything else "foreground"
-        description = ("all classes" if everything else "foreground classes only where the dataset has a "
-                       "background class (the paper's Table 4 convention)")
+        description = (
+            "all classes"
+            if everything
+            else "foreground classes only where the dataset has a background class (the paper's Table 4 convention)"
+        )
 
         def balance(run: Run, convention: ConventionChoice) -> float:
             if round_index >= run.rounds_done:
@@ -90,141 +104,60 @@ def parse_metric(text: str) -> Metric:
             return run.balance(round_index) if everything else run.paper_balance(round_index)
 
         suffix = "" if which == "final" else f"@{which}"
-        return Metric(f"{match.group(1)}{suffix}", f"1 − Gini ({where}, {classes})", 2,
-                      f"1 − Gini of the labeled set's per-class region counts {where}, {description}", balance)
+        return Metric(
+            f"{match.group(1)}{suffix}",
+            f"1 − Gini ({where}, {classes})",
+            2,
+            f"1 − Gini of the labeled set's per-class region counts {where}, {description} (docs/metrics.md)",
+            balance,
+        )
     raise ParameterError(f"--metric {text!r} is not a metric; use {METRIC_HELP}")
 
 
-def _aggregation_key(aggregation: str) -> tuple[int, str]:
-    order = AGGREGATION_ORDER.index(aggregation) if aggregation in AGGREGATION_ORDER else len(AGGREGATION_ORDER)
-    return order, aggregation
-
-
-def table_groups(runs: Iterable[Run], by_aggregation: bool = True) -> list[tuple[tuple[str, str, str | None], list[Run]]]:
-    """Runs per table: ((backbone, labeling, aggregation), runs). With ``by_aggregation`` a table per
-    aggregation, each also holding the strategies without one; otherwise one table (aggregation None)."""
-    by_setting: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for run in runs:
-        by_setting[(run.backbone, run.labeling)].append(run)
-    groups: list[tuple[tuple[str, str, str | None], list[Run]]] = []
-    for (backbone, labeling), members in sorted(by_setting.items()):
-        aggregations = sorted({r.aggregation for r in members if r.aggregation is not None}, key=_aggregation_key)
-        if not by_aggregation or not aggregations:
-            groups.append(((backbone, labeling, None), members))
-            continue
-        for aggregation in aggregations:
-            groups.append(((backbone, labeling, aggregation),
-                           [r for r in members if r.aggregation in (aggregation, None)]))
-    return groups
-
-
-def dataset_columns(runs: Iterable[Run]) -> list[Column]:
-    """One column per dataset × protocol hash; the header carries the hash only where a dataset has several."""
-    superpixels: dict[tuple[str, str], str] = {}
-    for run in runs:
-        superpixels[(run.dataset, run.protocol_hash)] = run.superpixels
-    per_dataset: dict[str, int] = defaultdict(int)
-    for dataset, _ in superpixels:
-        per_dataset[dataset] += 1
-    columns = []
-    for (dataset, protocol), method in sorted(superpixels.items()):
-        header = dataset if per_dataset[dataset] == 1 else f"{dataset} [{protocol[:8]}]"
-        columns.append(Column(f"{dataset}@{protocol}", header,
-                              {"dataset": dataset, "protocol_hash": protocol, "superpixels": method}))
-    return columns
-
-
-def column_key(run: Run) -> str:
-    return f"{run.dataset}@{run.protocol_hash}"
-
-
-@dataclass
-class _Collected:
-    """Per row and column: value per complete seed, and the incomplete runs left out."""
-
-    values: dict[str, dict[str, dict[int, float]]]
-    incomplete: dict[str, dict[str, list[Run]]]
-    unconverged: dict[str, dict[str, list[Run]]]
-    full_labels: dict[str, str]
-    notes: list[str]
-
-
-def collect(runs: Sequence[Run], value: Callable[[Run], float], row_label: Callable[[Run], str]) -> _Collected:
-    """Group run values by row label and column; a second complete run of the same seed is noted, not counted."""
-    values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    incomplete: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
-    unconverged: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
-    counted: dict[tuple[str, str, int], Run] = {}
-    full_labels: dict[str, str] = {}
-    notes: list[str] = []
-    for run in sorted(runs, key=lambda r: r.run_id):
-        label, column = row_label(run), column_key(run)
-        full_labels.setdefault(label, run.strategy_label)
-        if not run.complete:
-            incomplete[label][column].append(run)
-            continue
-        first = counted.setdefault((label, column, run.seed), run)
-        if first is not run:
-            notes.append(f"runs {first.run_id} and {run.run_id} are both {run.strategy_label} seed {run.seed} on "
-                         f"{run.dataset} (component versions differ); only {first.run_id} is counted: delete the "
-                         "stale results file")
-            continue
-        values[label][column][run.seed] = value(run)
-        if run.unconverged_rounds:
-            unconverged[label][column].append(run)
-    return _Collected(values, incomplete, unconverged, full_labels, notes)
-
-
-def incomplete_notes(collected: _Collected) -> list[str]:
-    return [f"† not averaged, incomplete: {run.describe()}"
-            for by_column in collected.incomplete.values() for runs in by_column.values() for run in runs] + [
-        f"‡ averaged, but training did not converge in {run.unconverged_rounds} of {run.rounds_done} rounds (a step "
-        f"cap ended it while validation mIoU was still improving): {run.strategy_label} seed {run.seed} on "
-        f"{run.dataset} (run {run.run_id})"
-        for by_column in collected.unconverged.values() for runs in by_column.values() for run in runs]
-
-
-def _average(cells: Sequence[Cell]) -> Cell:
-    if not cells or any(c.empty for c in cells):
-        return Cell()
-    return Cell(mean=float(np.mean([c.mean for c in cells])))
-
-
-def leaderboard(runs: Sequence[Run], metric: Metric, convention: ConventionChoice = "recorded",
-                by_aggregation: bool = True) -> list[Grid]:
+def leaderboard(
+    runs: Sequence[Run], metric: Metric, convention: ConventionChoice = "recorded", by_aggregation: bool = False
+) -> list[Grid]:
     """The leaderboard tables of ``runs`` ranked by ``metric`` (see the module docstring for the layout)."""
     grids = []
-    for (backbone, labeling, aggregation), members in table_groups(runs, by_aggregation):
-        def row_label(run: Run) -> str:
-            return run.label if by_aggregation else run.strategy_label
-
-        collected = collect(members, lambda run: metric.value(run, convention), row_label)
+    for key, members in table_groups(runs, by_aggregation):
+        collected = collect(
+            members, lambda run: metric.value(run, convention), lambda run: row_label(run, by_aggregation)
+        )
         columns = dataset_columns(members)
+        dataset_keys = [c.key for c in columns]
         datasets = [str(c.fields["dataset"]) for c in columns]
         repeated = sorted({d for d in datasets if datasets.count(d) > 1})
-        has_average = len(columns) > 1 and not repeated
-        rows = []
-        for label in sorted(set(collected.values) | set(collected.incomplete)):
-            cells = {c.key: dataclasses.replace(stat_cell(collected.values[label].get(c.key, {}),
-                                                          len(collected.incomplete[label].get(c.key, []))),
-                                                unconverged=len(collected.unconverged[label].get(c.key, [])))
-                     for c in columns}
-            if has_average:
-                cells[AVERAGE] = _average([cells[c.key] for c in columns])
-            rows.append(Row(label, cells, {"strategy_label": collected.full_labels[label]}))
-        rows.sort(key=lambda r: _rank_key(r, [c.key for c in columns]))
+        aggregations = {row_label(run, by_aggregation): run.aggregation for run in members}
+        fields: dict[str, dict[str, Scalar]] = {
+            label: {"strategy_label": full}
+            if by_aggregation
+            else {"strategy_label": full, "aggregation": aggregations[label]}
+            for label, full in collected.full_labels.items()
+        }
+        rows = collected.rows(columns, fields)
+        has_average = add_average(rows, columns)
+        rows.sort(key=lambda r: _rank_key(r, dataset_keys))
         for rank, row in enumerate(rows, start=1):
             row.fields = {"rank": rank, **row.fields}
-        if has_average:
-            columns.append(Column(AVERAGE, AVERAGE, {"dataset": None, "protocol_hash": None, "superpixels": None}))
         mark_best(rows, [c.key for c in columns], metric.digits)
-        grids.append(Grid(
-            title=_title(metric, backbone, labeling, aggregation, by_aggregation),
-            fields={"metric": metric.name, "backbone": backbone, "labeling": labeling, "aggregation": aggregation},
-            row_header="strategy", columns=columns, rows=rows, digits=metric.digits,
-            notes=_notes(metric, convention, members, by_aggregation, repeated, has_average) + collected.notes
-            + incomplete_notes(collected),
-        ))
+        grids.append(
+            Grid(
+                title=_title(metric, key, by_aggregation),
+                fields={
+                    "metric": metric.name,
+                    "backbone": key.backbone,
+                    "labeling": key.labeling,
+                    "aggregation": key.aggregation,
+                },
+                row_header="strategy",
+                columns=columns,
+                rows=rows,
+                digits=metric.digits,
+                notes=_notes(metric, convention, members, by_aggregation, repeated, has_average)
+                + collected.notes
+                + collected.incomplete_notes(),
+            )
+        )
     return grids
 
 
@@ -237,15 +170,21 @@ def _rank_key(row: Row, keys: Sequence[str]) -> tuple[int, float, str]:
     return (1, -float(np.mean(filled)), row.label) if filled else (2, 0.0, row.label)
 
 
-def _title(metric: Metric, backbone: str, labeling: str, aggregation: str | None, by_aggregation: bool) -> str:
-    title = f"{metric.title} · backbone {backbone} · {labeling} labels"
+def _title(metric: Metric, key: TableKey, by_aggregation: bool) -> str:
+    title = f"{metric.title} · backbone {key.backbone} · {key.labeling} labels"
     if by_aggregation:
-        title += f" · aggregation {aggregation or '–'}"
+        title += f" · aggregation {key.aggregation or '–'}"
     return title
 
 
-def _notes(metric: Metric, convention: ConventionChoice, runs: Sequence[Run], by_aggregation: bool,
-           repeated: Sequence[str], has_average: bool) -> list[str]:
+def _notes(
+    metric: Metric,
+    convention: ConventionChoice,
+    runs: Sequence[Run],
+    by_aggregation: bool,
+    repeated: Sequence[str],
+    has_average: bool,
+) -> list[str]:
     notes = [f"{metric.description}; mean ± sample standard deviation over the complete seeds"]
     if metric.name.startswith(("aualc", "miou")):
         if convention == "recorded":
@@ -257,12 +196,20 @@ def _notes(metric: Metric, convention: ConventionChoice, runs: Sequence[Run], by
         free = sorted({r.label for r in runs if r.aggregation is None})
         if free:
             notes.append(f"{', '.join(free)}: no aggregation parameter, shown in every aggregation's table")
+    elif present := sorted({r.aggregation for r in runs if r.aggregation is not None}, key=aggregation_order):
+        notes.append(
+            f"{', '.join(f'({a})' for a in present)}: how the strategy aggregates pixel scores over a "
+            "superpixel; --by aggregation gives one table per aggregation (docs/reports.md)"
+        )
     if has_average:
-        notes.append("Average: the mean over the dataset columns of a row's means, for rows with a value in "
-                     "every column")
+        notes.append(
+            "Average: the mean over the dataset columns of a row's means, for rows with a value in every column"
+        )
     for dataset in repeated:
         hashes = sorted({r.protocol_hash for r in runs if r.dataset == dataset})
-        notes.append(f"{dataset}: runs under {len(hashes)} protocols ({', '.join(hashes)}) are shown apart and "
-                     "never averaged; no Average column. Narrow with --protocol HASH")
+        notes.append(
+            f"{dataset}: runs under {len(hashes)} protocols ({', '.join(hashes)}) are shown apart and "
+            "never averaged; no Average column. Narrow with --protocol HASH"
+        )
     notes.append("bold: best in its column; underlined: second best (as displayed)")
     return notes

@@ -1,4 +1,4 @@
-"""Metrics of SPEC.md §Metrics: IoU from a confusion matrix, AuALC, and the Gini index of class counts."""
+"""Metrics of docs/metrics.md: IoU from a confusion matrix, AuALC, and the Gini index of class counts."""
 
 from __future__ import annotations
 

@@ -20,8 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from albench.errors import AlbenchError
+from albench.results import files
+from albench.results.checkpoints import PARTIAL_DIR, DamagedCheckpoint, read_checkpoint_rows
 from albench.results.metrics import Convention, aualc, balance, iou_per_class, mean_iou
-from albench.results.store import SCHEMA, read_results
+from albench.results.store import SCHEMA, SetAside, quarantine, read_results
 
 __all__ = ["ConventionChoice", "LoadedRuns", "Run", "RunFilter", "load_runs", "runs_from_table", "strip_aggregation"]
 
@@ -74,6 +76,10 @@ class Run:
     labeled_per_class: np.ndarray
     stage_miou: tuple[tuple[float, ...] | None, ...] = field(default=())
     label_quality: float | None = None
+    protocol: dict[str, Any] = field(default_factory=dict)
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    superpixels_params: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
     converged: tuple[bool | None, ...] = field(default=())
 
     @property
@@ -148,6 +154,14 @@ class Run:
         return self.balance(round_index, foreground_only=self.background_class is not None)
 
 
+ENVIRONMENT = ("albench_version", "torch_version", "python_version", "device", "git_sha")
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
 def _int_list(values: Sequence[int] | None, length: int) -> list[int]:
     return list(values) if values is not None else [0] * length
 
@@ -163,7 +177,6 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         raise AlbenchError(f"run {run_id}: confusion matrices do not have {num_classes}×{num_classes} entries; "
                            "the results file is damaged, rerun that run with --force")
     confusion = np.array([r["confusion"] for r in rows], dtype=np.int64)
-    params = last["strategy_params"]
     return Run(
         run_id=run_id,
         protocol_hash=str(last["protocol_hash"]),
@@ -173,7 +186,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         labeling=str(last["labeling"]),
         strategy=str(last["strategy"]),
         strategy_label=str(last["strategy_label"] or last["strategy"]),
-        strategy_params=json.loads(params) if params else {},
+        strategy_params=_json(last["strategy_params"]),
         strategy_version=str(last["strategy_version"] or ""),
         aggregation=last["aggregation"],
         seed=int(last["seed"]),
@@ -190,6 +203,10 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         labeled_per_class=np.array([_int_list(r["labeled_per_class"], num_classes) for r in rows], dtype=np.int64),
         stage_miou=tuple(tuple(r["stage_miou"]) if r["stage_miou"] is not None else None for r in rows),
         label_quality=last.get("label_quality"),
+        protocol=_json(last["protocol"]),
+        dataset_params=_json(last["dataset_params"]),
+        superpixels_params=_json(last["superpixels_params"]),
+        environment={key: str(last[key]) for key in ENVIRONMENT if last.get(key)},
         converged=tuple(r.get("converged") for r in rows),
     )
 
@@ -200,18 +217,6 @@ def runs_from_table(table: pa.Table, source: Source = "results") -> list[Run]:
     for row in table.to_pylist():
         by_run[row["run_id"]].append(row)
     return [_one_run(run_id, rows, source) for run_id, rows in sorted(by_run.items())]
-
-
-def _checkpoint_rows(path: Path) -> list[dict[str, Any]] | None:
-    """The rows saved in a checkpoint, without reading its model weights into memory (``mmap``)."""
-    import torch
-
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # a checkpoint being replaced, truncated or foreign: nothing to report from it
-        return None
-    rows = payload.get("rows") if isinstance(payload, dict) else None
-    return rows if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows) else None
 
 
 @dataclass
@@ -225,20 +230,26 @@ class LoadedRuns:
 def load_runs(results_dir: Path, *, checkpoints: bool = True) -> LoadedRuns:
     """Every finished run under ``results_dir`` and, with ``checkpoints``, every run in progress.
 
-    A checkpoint whose run also has a results file is ignored (the file is the finished run).
+    A checkpoint whose run also has a results file is ignored (the file is the finished run). Damaged files
+    are moved to the quarantine and foreign ones skipped (:func:`albench.results.store.read_results`); the
+    notes name them.
     """
-    runs = runs_from_table(read_results(results_dir))
-    notes: list[str] = []
+    contents = read_results(results_dir)
+    runs = runs_from_table(contents.table)
+    notes = contents.notes()
     if checkpoints:
         finished = {run.run_id for run in runs}
-        for path in sorted((results_dir / ".partial").glob("*.pt")):
+        for path in files.list_files(results_dir / PARTIAL_DIR, ".pt"):
             if path.stem in finished:
                 continue
-            rows = _checkpoint_rows(path)
-            if rows is None:
-                notes.append(f"checkpoint {path} could not be read; its run is left out")
+            try:
+                rows = read_checkpoint_rows(path)
+            except DamagedCheckpoint as damaged:
+                aside = SetAside(path, f"checkpoint {damaged.reason}", quarantined=quarantine(path, results_dir, damaged.reason))
+                notes.append(f"{aside.note()}; its run is left out")
                 continue
-            runs.extend(runs_from_table(pa.Table.from_pylist(rows, schema=SCHEMA), source="checkpoint"))
+            if rows:
+                runs.extend(runs_from_table(pa.Table.from_pylist(rows, schema=SCHEMA), source="checkpoint"))
     return LoadedRuns(runs, notes)
 
 

@@ -1,20 +1,42 @@
 """A table as the leaderboard and the reports build it: rows × columns of mean ± std cells, plus notes.
 
-Builders (``albench.results.leaderboard``, ``albench.results.report``) fill grids from runs; the CLI renders them (rich,
-markdown, CSV, JSON, LaTeX) without computing anything.
+Builders (``albench.results.leaderboard``, ``albench.results.report``) fill grids from runs (the per-seed values come from
+:mod:`albench.results.grouping`) and finish them here: one Average column (:func:`add_average`) and one way of marking
+the best (:func:`mark_best`, :func:`mark_best_in_rows`). How a cell reads (:func:`cell_text`,
+:func:`cell_suffix`) is also fixed here, so the terminal, markdown, LaTeX and HTML renderings show the same
+digits.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["Cell", "Column", "Grid", "Row", "Scalar", "mark_best", "stat_cell"]
+__all__ = [
+    "AVERAGE",
+    "Cell",
+    "Column",
+    "Grid",
+    "Row",
+    "Scalar",
+    "add_average",
+    "cell_count",
+    "cell_flag",
+    "cell_suffix",
+    "cell_text",
+    "mark_best",
+    "grid_notes",
+    "mark_best_in_rows",
+    "show_counts",
+    "stat_cell",
+]
 
 Scalar = str | int | float | None
+AVERAGE = "Average"
 
 
 @dataclass(frozen=True)
@@ -40,14 +62,14 @@ class Cell:
         return math.isnan(self.mean)
 
 
-def stat_cell(values: Mapping[int, float], incomplete: int = 0) -> Cell:
+def stat_cell(values: Mapping[int, float], incomplete: int = 0, unconverged: int = 0) -> Cell:
     """The cell of per-seed ``values`` (seed → value): mean, sample std (ddof 1), n and seeds."""
     seeds = tuple(sorted(values))
     array = np.array([values[s] for s in seeds], dtype=np.float64)
     if array.size == 0:
-        return Cell(incomplete=incomplete)
+        return Cell(incomplete=incomplete, unconverged=unconverged)
     std = float(array.std(ddof=1)) if array.size > 1 else math.nan
-    return Cell(float(array.mean()), std, int(array.size), seeds, incomplete)
+    return Cell(float(array.mean()), std, int(array.size), seeds, incomplete, unconverged)
 
 
 @dataclass(frozen=True)
@@ -101,21 +123,114 @@ class Grid:
         return {c.n for r in self.rows if r.reference is None for c in r.cells.values() if not c.empty and c.n}
 
 
-def mark_best(rows: Sequence[Row], column_keys: Iterable[str], digits: int,
-              key: Callable[[float], float] = lambda value: value) -> None:
-    """In each column, bold the best value and underline the second best (ties share a mark).
+def _shown(cell: Cell | None, digits: int) -> float | None:
+    """A cell's value as displayed (rounded to ``digits``), or None for no value."""
+    return None if cell is None or cell.empty else round(cell.mean, digits)
+
+
+Mark = Literal["bold", "underline"]
+
+
+def mark_best(
+    rows: Sequence[Row],
+    column_keys: Iterable[str],
+    digits: int,
+    *,
+    best: Mark = "bold",
+    second: Mark | None = "underline",
+) -> None:
+    """In each column, mark the best value ``best`` and the second best ``second`` (ties share a mark).
 
     Values are compared as displayed (rounded to ``digits``), so a reader never sees two equal numbers
-    marked differently; published (reference) rows are not ranked. ``key`` orders values (higher is best).
+    marked differently; published (reference) rows are not ranked. Higher is better.
     """
     for column in column_keys:
-        shown = {id(r): round(r.cells[column].mean, digits) for r in rows
-                 if r.reference is None and column in r.cells and not r.cells[column].empty}
-        distinct = sorted(set(shown.values()), key=key, reverse=True)
-        for row in rows:
-            if id(row) not in shown:
-                continue
-            value = shown[id(row)]
-            cell = row.cells[column]
-            row.cells[column] = replace(cell, bold=value == distinct[0],
-                                        underline=len(distinct) > 1 and value == distinct[1])
+        _mark([(row, column) for row in rows if row.reference is None], digits, best, second)
+
+
+def mark_best_in_rows(
+    rows: Sequence[Row], column_groups: Iterable[Sequence[str]], digits: int, *, best: Mark = "bold"
+) -> None:
+    """Within each row, mark the best of each group of columns (e.g. one dataset's mean and max columns);
+    a group with fewer than two values in a row gets no mark."""
+    groups = list(column_groups)
+    for row in rows:
+        if row.reference is None:
+            for keys in groups:
+                if sum(_shown(row.cells.get(k), digits) is not None for k in keys) > 1:
+                    _mark([(row, k) for k in keys], digits, best, None)
+
+
+def _mark(cells: Sequence[tuple[Row, str]], digits: int, best: Mark, second: Mark | None) -> None:
+    """Mark the best (and second best) displayed value among ``cells`` (row, column key); marks add up."""
+    shown = {(id(row), key): value for row, key in cells if (value := _shown(row.cells.get(key), digits)) is not None}
+    distinct = sorted(set(shown.values()), reverse=True)
+    for row, key in cells:
+        value = shown.get((id(row), key))
+        if value is None:
+            continue
+        marks = {best} if value == distinct[0] else {second} if len(distinct) > 1 and value == distinct[1] else set()
+        cell = row.cells[key]
+        row.cells[key] = replace(
+            cell, bold=cell.bold or "bold" in marks, underline=cell.underline or "underline" in marks
+        )
+
+
+def add_average(rows: Sequence[Row], columns: list[Column]) -> bool:
+    """Add an Average column: per row, the mean of its cells' means, for rows with a value in every column.
+
+    Only for two or more columns that are all different datasets: columns of one dataset under several
+    protocols are never averaged. Returns whether the column was added.
+    """
+    datasets = [c.fields.get("dataset") for c in columns]
+    if len(columns) < 2 or len(set(datasets)) < len(datasets):
+        return False
+    for row in rows:
+        cells = [row.cells.get(c.key, Cell()) for c in columns]
+        row.cells[AVERAGE] = (
+            Cell() if any(c.empty for c in cells) else Cell(mean=float(np.mean([c.mean for c in cells])))
+        )
+    columns.append(Column(AVERAGE, AVERAGE, {"dataset": None, "protocol_hash": None, "superpixels": None}))
+    return True
+
+
+def show_counts(grid: Grid) -> bool:
+    """Whether cells show their ``(n)``: only when the cells of the table differ in it."""
+    return len(grid.seed_counts) > 1
+
+
+def cell_text(cell: Cell, digits: int) -> str:
+    """``mean ± std`` (``mean`` alone without a std), or ``–`` for no value."""
+    if cell.empty:
+        return "–"
+    if math.isnan(cell.std):
+        return f"{cell.mean:.{digits}f}"
+    return f"{cell.mean:.{digits}f} ± {cell.std:.{digits}f}"
+
+
+def cell_count(cell: Cell, show_counts: bool) -> str:
+    """`` (n)`` where the cells of a table differ in how many values they average, else nothing."""
+    return f" ({cell.n})" if show_counts and cell.n and not cell.empty else ""
+
+
+def cell_flag(cell: Cell) -> str:
+    """`` †`` when incomplete runs were left out of the cell, `` ‡`` when a run in its mean did not converge
+    in some round; else nothing."""
+    return (" †" if cell.incomplete else "") + (" ‡" if cell.unconverged else "")
+
+
+def cell_suffix(cell: Cell, show_counts: bool) -> str:
+    """What follows a cell's value: its count where counts differ, then its incomplete and unconverged flags."""
+    return cell_count(cell, show_counts) + cell_flag(cell)
+
+
+def grid_notes(grid: Grid) -> list[str]:
+    """The notes a rendering prints under ``grid``: how many seeds a cell averages, then the grid's own."""
+    counts = grid.seed_counts
+    if len(counts) == 1:
+        n = counts.pop()
+        unit = grid.count_unit.removesuffix("s") if n == 1 else grid.count_unit  # 1 seed, 1 seed pair
+        return [f"n = {n} {unit} per cell", *grid.notes]
+    if counts:
+        return [f"(n): {grid.count_unit} per cell", *grid.notes]
+    return list(grid.notes)

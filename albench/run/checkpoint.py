@@ -1,7 +1,9 @@
 """Resumable progress: after every round, the rows so far and the model, in one atomically replaced file.
 
 A crash or kill loses at most the round in progress; rerunning the same run resumes after the last saved
-round. The file lives in ``<results>/.partial/`` and is removed when the run's Parquet file is written.
+round. The file lives in ``<results>/.partial/`` and is removed when the run's Parquet file is written. Its
+format and checksums are :mod:`albench.results.checkpoints`'; a damaged one raises
+:class:`~albench.results.checkpoints.DamagedCheckpoint`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+from albench.results import files
+from albench.results.checkpoints import DamagedCheckpoint, checkpoint_path, encode_checkpoint, read_checkpoint
 
-from albench._atomic import atomic_write
-
-__all__ = ["Checkpoint", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "DamagedCheckpoint", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
 
 
 @dataclass
@@ -27,24 +28,19 @@ class Checkpoint:
     stages: list[dict[str, Any]]
 
 
-def checkpoint_path(results_dir: Path, run_id: str) -> Path:
-    return results_dir / ".partial" / f"{run_id}.pt"
-
-
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically: the file on disk is always a complete checkpoint."""
-    payload = {"spec": checkpoint.spec, "rows": checkpoint.rows, "stages": checkpoint.stages}
-    atomic_write(path, lambda temporary: torch.save(payload, temporary))
+    files.write_atomic(path, encode_checkpoint(checkpoint.spec, checkpoint.rows, checkpoint.stages))
 
 
 def load_checkpoint(path: Path, spec: dict[str, Any]) -> Checkpoint | None:
-    """The checkpoint at ``path`` if it is readable and belongs to ``spec``; otherwise ``None``."""
+    """The checkpoint at ``path`` if there is one and it belongs to ``spec``; otherwise ``None``.
+
+    Raises :class:`DamagedCheckpoint` when the file is there but unreadable or fails its checksum.
+    """
     if not path.exists():
         return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a truncated or foreign file: start the run over
-        return None
-    if not isinstance(payload, dict) or payload.get("spec") != spec or "stages" not in payload:
+    payload = read_checkpoint(path)
+    if payload["spec"] != spec:
         return None
     return Checkpoint(payload["spec"], list(payload["rows"]), list(payload["stages"]))

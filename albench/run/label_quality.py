@@ -1,6 +1,6 @@
 """How good superpixels are as annotation units: region counts and sizes, and the dominant-label ceiling.
 
-The ceiling (SPEC.md §Labeling schemes, Dominant) is the mIoU of the dominant-label map, every pixel given its
+The ceiling (docs/protocol.md#labeling-schemes; the paper reports it for its superpixels) is the mIoU of the dominant-label map, every pixel given its
 region's most frequent ground-truth class (void excluded), against the ground truth over the training pool:
 what a model trained on every region could reach at best. The paper quotes it for its superpixels
 (:data:`PAPER_CEILINGS`). It is computed from the cached per-region class histograms alone: region k with
@@ -53,10 +53,6 @@ class LabelQuality:
     @property
     def num_regions(self) -> int:
         return int(self.regions_per_image.sum())
-
-    def mean_region_size(self) -> float:
-        """Mean pixels per region over all regions: total pixels / total regions."""
-        return float(self.pixels_per_image.sum() / self.num_regions) if self.num_regions else float("nan")
 
     def iou(self, convention: Convention = "standard") -> np.ndarray:
         return iou_per_class(self.confusion, convention)

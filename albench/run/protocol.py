@@ -24,15 +24,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 from albench.components import RUN_KINDS
-from albench.errors import ParameterError, ProtocolError
+from albench.errors import ParameterError, ProtocolError, os_error_message
 from albench.params import resolve_params
 
-__all__ = ["DEFAULT_CONFIG", "BenchmarkConfig", "ComponentChoice", "Protocol", "load_protocol_file"]
+__all__ = [
+    "BUNDLED_PROTOCOLS",
+    "DEFAULT_CONFIG",
+    "BenchmarkConfig",
+    "ComponentChoice",
+    "Protocol",
+    "find_protocol_file",
+    "load_protocol_file",
+]
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """How a run proceeds: SPEC.md §Protocol. Every field is recorded with the results.
+    """How a run proceeds (docs/protocol.md). Every field is recorded with the results.
 
     ``budget`` is Q, the clicks spent per round; the initial labeled set holds Q random regions.
     ``steps`` optimizer steps train each round, warm-started from the previous round's model when
@@ -66,7 +74,8 @@ class Protocol:
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
-    threads: int = 2
+    # CPU threads: they change a CPU run's numbers (reduction order) but not a GPU run's, so only CPU runs hash them.
+    threads: int = field(default=2, metadata={"hashed_on": "cpu"})
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"
@@ -124,12 +133,42 @@ _COMPONENT_SECTIONS = tuple(kind for kind in RUN_KINDS if kind != "strategy")
 _SECTIONS = ("protocol", *_COMPONENT_SECTIONS, "strategies", "seeds")
 
 
-def load_protocol_file(path: Path) -> BenchmarkConfig:
-    """Read and check a protocol file; errors name the file and the field."""
+#: The protocol files shipped with albench (package data): the paper's datasets and the embedded default.
+BUNDLED_PROTOCOLS = Path(__file__).resolve().parent / "protocols"
+
+
+def find_protocol_file(value: str | Path) -> Path:
+    """A protocol file by path, or by the name of a bundled one (``voc`` → the shipped ``voc.toml``)."""
+    path = Path(value)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    bundled = BUNDLED_PROTOCOLS / f"{path.name}.toml"
+    if bundled.is_file():
+        return bundled
+    names = sorted(p.stem for p in BUNDLED_PROTOCOLS.glob("*.toml"))
+    close = difflib.get_close_matches(path.name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ProtocolError(f"protocol {str(value)!r} is neither a file nor a bundled protocol.{hint} "
+                        f"Bundled: {', '.join(names)}; or pass the path of a TOML file")
+
+
+def load_protocol_file(value: str | Path) -> BenchmarkConfig:
+    """Read and check a protocol file (a path, or a bundled protocol's name); errors name the file and field."""
+    path = find_protocol_file(value)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.toml"))[:5]
+        hint = f", e.g. {path / inside[0]} (it holds {', '.join(inside)})" if inside else ""
+        raise ProtocolError(f"protocol file {path} is a directory; pass the TOML file itself{hint}")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ProtocolError(f"protocol file {path} does not exist") from None
+    except OSError as error:
+        raise ProtocolError(os_error_message(error, action="read protocol file", path=path)) from None
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ProtocolError(f"protocol file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
+                            f"{line}); save it as UTF-8, as TOML requires") from None
     except tomllib.TOMLDecodeError as error:
         raise ProtocolError(f"protocol file {path} is not valid TOML: {error}") from None
     for key in data:

@@ -1,4 +1,4 @@
-"""The runner: one active-learning run on the common protocol (SPEC.md §Protocol).
+"""The runner: one active-learning run on the common protocol (docs/protocol.md).
 
 Round t: add regions to the labeled set (round 0: Q random regions drawn from the seed, identical for every
 strategy; later: the strategy's selection, scored with round t−1's model), train, evaluate, record a row,
@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from torch import nn
 
@@ -27,16 +26,26 @@ from albench.components import (
     Dataset,
     LabelingScheme,
     SelectionContext,
+    Split,
     Strategy,
     SuperpixelMethod,
 )
 from albench.determinism import configure_determinism, derive_seed, numpy_generator
-from albench.errors import AlbenchError, DatasetError, ProtocolError
+from albench.errors import AlbenchError, DatasetError, ProtocolError, StorageError
 from albench.host.registry import Registry
+from albench.results import files
 from albench.results.metrics import iou_per_class, mean_iou
-from albench.results.store import environment, result_path, write_results
-from albench.run.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, save_checkpoint
+from albench.results.store import (
+    SetAside,
+    environment,
+    quarantine,
+    read_run_file,
+    result_path,
+    write_results,
+)
+from albench.run.checkpoint import Checkpoint, DamagedCheckpoint, checkpoint_path, load_checkpoint, save_checkpoint
 from albench.run.evaluation import confusion_matrix
+from albench.run.guards import check_batch_fits, check_labels
 from albench.run.pool import Pool
 from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
@@ -44,6 +53,7 @@ from albench.run.spec import RunSpec, open_component
 from albench.run.superpixel_cache import SuperpixelStore
 from albench.run.training import (
     LabeledImages,
+    RegionsOf,
     StageModel,
     TrainingReport,
     convergence_columns,
@@ -98,6 +108,15 @@ class _Components:
     strategy: Strategy
 
 
+def _distributions(registry: Registry, spec: RunSpec) -> dict[str, str]:
+    """``<kind>_distribution`` columns: the installed package that provides each component, and its version."""
+    columns = {}
+    for kind in RUN_KINDS:
+        registration = registry.get(kind, spec.component(kind).name)
+        columns[f"{kind}_distribution"] = f"{registration.distribution} {registration.distribution_version}".strip()
+    return columns
+
+
 def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
     return _Components(**{kind: open_component(registry, spec.component(kind), data_root=data_root)
                           for kind in RUN_KINDS})
@@ -114,28 +133,52 @@ def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
 
 
 class _Run:
-    """The state of one run in progress."""
+    """The state of one run in progress.
 
-    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress) -> None:
+    An annotation loop (:mod:`albench.loop`) drives the same rounds with a person as the oracle: it passes
+    its own ``split`` (every image pooled, evaluation only where it has masks, possibly none) and
+    ``regions``, the answers it imported (default: the dataset's ground truth).
+    """
+
+    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress, *,
+                 distributions: dict[str, str], split: Split | None = None, regions: RegionsOf | None = None) -> None:
         self.spec = spec
         self.parts = parts
         self.options = options
         self.progress = progress
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
+        if self.device.type != spec.device:
+            raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
+                               f"on {options.device!r}; resolve it with the same --device")
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
-        self.split = dataset.split(spec.seed)
-        if not self.split.pool or not self.split.evaluation:
+        self.split = split or dataset.split(spec.seed)
+        self.regions = regions
+        if not self.split.pool or (not self.split.evaluation and split is None):
             raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+        self._check_memory()
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
+        if regions is None:  # an annotation loop's pool has no masks: its labels come from a person
+            check_labels(self.pool.dominant_confusion, spec.dataset.name, "pool", self.split.pool, dataset.ignore_index)
         if not parts.strategy.labels_whole_pool:
             _check_budget(spec, self.pool, parts.labeling.unit_cost)
         self.graph = self.pool.graph(self.store)
         self.stages = list(parts.labeling.stages(dataset.num_classes))
         self.models = [self._build_model() for _ in self.stages]
         self.environment = environment(self.device)
+        self.distributions = distributions
+
+    def _check_memory(self) -> None:
+        """Fail before the superpixels are computed when a training batch cannot fit in memory. The model is
+        a throwaway built under a forked generator: the run's own models and random draws are untouched."""
+        dataset = self.parts.dataset
+        height, width = dataset.load(self.split.pool[0]).image.shape[:2]
+        with torch.random.fork_rng(devices=[]):
+            model = self.parts.backbone.build(dataset.num_classes)
+        check_batch_fits(model, self.protocol.batch_size, height, width, dataset.num_classes, self.device,
+                         self.spec.backbone.name)
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -155,6 +198,8 @@ class _Run:
             stage_model.load(state)
         for row in checkpoint.rows:
             self.pool.mark_labeled(self.pool.global_ids(row["added_image"], row["added_superpixel"]))
+            for column, value in self.distributions.items():  # checkpoints written before the column existed
+                row.setdefault(column, value)
         return checkpoint.rows
 
     @property
@@ -184,6 +229,15 @@ class _Run:
                 batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
                 description=f"round {round_index - 1}: score pool",
             )
+            # Statistics that need the first pass's pool statistics (PixelBal's exact p95): a second pass.
+            second_pass = strategy.second_pass(self.parts.dataset.num_classes, pool_stats)
+            if second_pass:
+                more, _ = score_pool(
+                    self.eval_model, self.parts.dataset, self.store, self.split.pool, second_pass,
+                    batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
+                    description=f"round {round_index - 1}: score pool, second pass",
+                )
+                region_stats = {**region_stats, **more}
         order = self.pool.labeled_order()
         context = SelectionContext(
             round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
@@ -207,6 +261,7 @@ class _Run:
         """mIoU on the validation split: what early stopping watches (never the reported test split)."""
         confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
                                      device=self.device, progress=self.progress, description="validate")
+        check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
     def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float, list[TrainingReport]]:
@@ -225,18 +280,24 @@ class _Run:
             if stage.needs_previous_stage and index > 0:
                 targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
                                         items, device=self.device, progress=self.progress,
-                                        description=f"{label}: targets from the previous stage")
-            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets)
+                                        description=f"{label}: targets from the previous stage", regions=self.regions)
+            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
+                                 self.regions)
             report = train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
-                        round_index=round_index, device=self.device, progress=self.progress,
+                        device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
             reports.append(report)
             trained = time.perf_counter()
+            if not self.split.evaluation:  # an annotation loop without evaluation masks
+                train_time += trained - started
+                continue
             confusions.append(confusion_matrix(
                 stage_model.eval_model, self.parts.dataset, self.split.evaluation,
                 batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
                 description=f"{label}: evaluate",
             ))
+            check_labels(confusions[-1], self.spec.dataset.name, "evaluation", self.split.evaluation,
+                         self.parts.dataset.ignore_index)
             train_time += trained - started
             eval_time += time.perf_counter() - trained
         return confusions, train_time, eval_time, reports
@@ -267,6 +328,7 @@ class _Run:
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
             confusion=confusion.reshape(-1).tolist(), **convergence_columns(reports), **times, **self.environment,
+            **self.distributions,
         )
         return row
 
@@ -274,24 +336,44 @@ class _Run:
         return Checkpoint(self.spec.canonical(), rows, [m.state() for m in self.models])
 
 
+def _resume_point(partial: Path, spec: RunSpec, results_dir: Path, progress: Progress) -> Checkpoint | None:
+    """The run's checkpoint, if it has a sound one; a damaged one is moved to the quarantine."""
+    try:
+        saved = load_checkpoint(partial, spec.canonical())
+    except DamagedCheckpoint as damaged:
+        reason = f"checkpoint {damaged.reason}"
+        progress.log(f"{SetAside(partial, reason, quarantined=quarantine(partial, results_dir, reason)).note()}; "
+                     f"starting the run over")
+        return None
+    if saved is None and partial.exists():
+        progress.log(f"checkpoint {partial} belongs to another spec; starting the run over")
+    return saved
+
+
 def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress: Progress | None = None) -> RunOutcome:
     """Run ``spec`` to completion, resuming a saved checkpoint; skip it if its results exist (unless forced).
 
-    A run that fails on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that
-    crashes or is killed keeps its checkpoint, and rerunning resumes after the last completed round.
+    A results file that fails its check is moved to the quarantine and the run done again. A run that fails
+    on bad input (an :class:`AlbenchError`) leaves no result or checkpoint behind; one that crashes, is
+    killed or cannot write (a :class:`StorageError`) keeps its checkpoint, and rerunning resumes after the
+    last completed round.
     """
     progress = progress or NullProgress()
-    path = result_path(options.results_dir, spec.run_id)
+    results_dir = options.results_dir
+    path = result_path(results_dir, spec.run_id)
     if path.exists() and not options.force:
-        return RunOutcome(spec, path, "skipped", pq.read_table(path))
-    partial = checkpoint_path(options.results_dir, spec.run_id)
+        table, aside = read_run_file(path, results_dir)
+        if table is not None:
+            return RunOutcome(spec, path, "skipped", table)
+        progress.log(f"{aside.note() if aside else path}; running it again")
+    files.ensure_writable(results_dir)
+    partial = checkpoint_path(results_dir, spec.run_id)
     if options.force:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
     try:
-        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress)
-        saved = load_checkpoint(partial, spec.canonical())
-        if saved is None and partial.exists():
-            progress.log(f"checkpoint {partial} is unreadable or belongs to another spec; starting the run over")
+        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
+                   distributions=_distributions(registry, spec))
+        saved = _resume_point(partial, spec, results_dir, progress)
         rows = run.restore(saved) if saved is not None else []
         if rows:
             progress.log(f"resuming run {spec.run_id} after round {len(rows) - 1}")
@@ -309,10 +391,16 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
                 f"{rows[-1]['labeled_regions']} regions labeled; {describe_training(reports, [s.name for s in run.stages])}"
             )
+    except StorageError:
+        raise  # the disk, not the input: keep the checkpoint to resume from
     except AlbenchError:
-        partial.unlink(missing_ok=True)
+        files.remove(partial)
         raise
     write_results(path, rows, {"spec": spec.canonical(), "split": {"pool": list(run.split.pool),
                                                                    "evaluation": list(run.split.evaluation)}})
-    partial.unlink(missing_ok=True)
-    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", pq.read_table(path))
+    files.remove(partial)
+    table, aside = read_run_file(path, results_dir)
+    if table is None:
+        raise StorageError(f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
+                           f"check the disk, then rerun")
+    return RunOutcome(spec, path, "resumed" if saved is not None else "completed", table)

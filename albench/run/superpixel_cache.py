@@ -9,6 +9,7 @@ match its key, or whose image changed since (fingerprint) is recomputed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -21,7 +22,7 @@ import numpy as np
 
 from albench._atomic import atomic_write
 from albench.components import Dataset, SuperpixelMethod
-from albench.errors import ComponentError
+from albench.errors import ComponentError, StorageError, os_error_message
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import ComponentSpec, canonical_hash
 
@@ -68,6 +69,15 @@ def region_adjacency(labels: np.ndarray) -> np.ndarray:
     return np.unique(edges, axis=0).astype(np.int32).reshape(-1, 2)
 
 
+# What to do when the cache cannot be written, by errno (else the generic advice for that error).
+CACHE_FIX = {
+    errno.ENOSPC: "free space there, or pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) on another disk",
+    errno.EDQUOT: "free space there, or pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) on another disk",
+    errno.EACCES: "pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) with a directory you can write to",
+    errno.EROFS: "pass --cache-dir DIR (or set ALBENCH_CACHE_DIR) with a directory you can write to",
+}
+
+
 def _save_entry(path: Path, **arrays: np.ndarray) -> None:
     with path.open("wb") as handle:  # a file object, so NumPy does not append ".npz" to the name
         np.savez(handle, **arrays)  # type: ignore[arg-type]  # stubs type savez kwargs as allow_pickle
@@ -89,6 +99,9 @@ class SuperpixelStore:
         dataset_key = dataset_spec.canonical()
         ignored = dataset.split_and_augmentation_params
         dataset_key["params"] = {k: v for k, v in dataset_key["params"].items() if k not in ignored}
+        # Each entry is checked against its image's fingerprint, so an edited file recomputes that entry alone;
+        # the content digest of the whole dataset would throw away every entry for one edited mask.
+        dataset_key.pop("content", None)
         self.key = {"dataset": dataset_key, "superpixels": method_spec.canonical()}
         self.key_json = json.dumps(self.key, sort_keys=True)
         self.directory = cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
@@ -134,9 +147,13 @@ class SuperpixelStore:
         histogram = class_histogram(labels, sample.mask, num_regions, self.dataset.num_classes)
         adjacency = region_adjacency(labels)
         fingerprint = fingerprint if fingerprint is not None else self.dataset.fingerprint(image_id)
-        atomic_write(self.path(image_id), lambda temporary: _save_entry(
-            temporary, labels=labels, histogram=histogram, adjacency=adjacency, key=np.array(self.key_json),
-            image_id=np.array(image_id), fingerprint=np.array(fingerprint)))
+        try:
+            atomic_write(self.path(image_id), lambda temporary: _save_entry(
+                temporary, labels=labels, histogram=histogram, adjacency=adjacency, key=np.array(self.key_json),
+                image_id=np.array(image_id), fingerprint=np.array(fingerprint)))
+        except OSError as error:
+            raise StorageError(os_error_message(
+                error, action="write the superpixel cache", fix=CACHE_FIX.get(error.errno or 0))) from None
         return SuperpixelEntry(labels, histogram, adjacency)
 
     def get(self, image_id: str) -> SuperpixelEntry:

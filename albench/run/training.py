@@ -22,8 +22,9 @@ from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = [
-    "EarlyStopping", "LabeledImages", "SeededSampler", "StageModel", "TrainingReport", "convergence_columns",
-    "describe_training", "image_tensor", "stage_targets", "train_round", "update_ema",
+    "EarlyStopping", "LabeledImages", "RegionsOf", "SeededSampler", "StageModel", "TrainingReport",
+    "convergence_columns", "describe_training", "ground_truth_regions", "image_tensor", "stage_targets",
+    "train_round", "update_ema",
 ]
 
 
@@ -32,23 +33,38 @@ def image_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
 
 
+#: The oracle: an image id → what the annotator said about its regions. The benchmark's oracle is the ground
+#: truth (:func:`ground_truth_regions`); an annotation loop's is the answers it imported.
+RegionsOf = Callable[[str], RegionLabels]
+
+
+def ground_truth_regions(dataset: Dataset, store: SuperpixelStore) -> RegionsOf:
+    """The benchmark's oracle: each image's mask and cached per-region class histogram."""
+    def regions(image_id: str) -> RegionLabels:
+        entry = store.get(image_id)
+        return RegionLabels(entry.labels, dataset.load(image_id).mask, entry.histogram, dataset.ignore_index)
+    return regions
+
+
 class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """The pool images that have labeled regions, with targets built by a training stage.
 
     Indexed by ``(item, seed)`` pairs from :class:`SeededSampler`, so each sample's augmentation is
     seeded by the sampler, whatever the number of workers. Targets of a stage that needs the previous
-    stage's predictions are computed beforehand (:func:`stage_targets`) and passed as ``targets``.
+    stage's predictions are computed beforehand (:func:`stage_targets`) and passed as ``targets``. ``regions``
+    is the oracle (default: the ground truth).
     """
 
     def __init__(self, dataset: Dataset, store: SuperpixelStore, stage: TrainingStage,
                  items: Sequence[tuple[str, np.ndarray]], augment: bool,
-                 targets: Mapping[str, np.ndarray] | None = None) -> None:
+                 targets: Mapping[str, np.ndarray] | None = None, regions: RegionsOf | None = None) -> None:
         self.dataset = dataset
         self.store = store
         self.stage = stage
         self.items = list(items)
         self.augment = augment
         self.targets = targets
+        self.regions = regions or ground_truth_regions(dataset, store)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -56,10 +72,7 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
     def target(self, image_id: str, labeled: np.ndarray) -> np.ndarray:
         if self.targets is not None:
             return self.targets[image_id]
-        sample = self.dataset.load(image_id)
-        entry = self.store.get(image_id)
-        regions = RegionLabels(entry.labels, sample.mask, entry.histogram, self.dataset.ignore_index)
-        return self.stage.target(regions, labeled, None)
+        return self.stage.target(self.regions(image_id), labeled, None)
 
     def class_pixel_counts(self, num_classes: int) -> np.ndarray | None:
         """Labeled (non-ignored) target pixels per class over every item, unaugmented; None when the stage's
@@ -86,24 +99,23 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
 @torch.inference_mode()
 def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
                   items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
-                  description: str) -> dict[str, np.ndarray]:
+                  description: str, regions: RegionsOf | None = None) -> dict[str, np.ndarray]:
     """Targets of a stage built from the previous stage's predictions, image by image (unaugmented); with the
     model's pixel features too when the stage asks for them (:mod:`albench.run.features`)."""
+    regions_of = regions or ground_truth_regions(dataset, store)
     model.eval()
     targets: dict[str, np.ndarray] = {}
     with progress.task(description, total=len(items)) as advance:
         for image_id, labeled in items:
-            sample = dataset.load(image_id)
-            entry = store.get(image_id)
-            images = image_tensor(sample.image)[None].to(device)
-            regions = RegionLabels(entry.labels, sample.mask, entry.histogram, dataset.ignore_index)
+            images = image_tensor(dataset.load(image_id).image)[None].to(device)
             if stage.needs_previous_features:
                 logits, features = logits_and_features(model, images, dataset.num_classes)
                 probs = torch.softmax(logits.float(), dim=1)[0]
-                targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy(), features[0].cpu().numpy())
+                targets[image_id] = stage.target(regions_of(image_id), labeled, probs.cpu().numpy(),
+                                                 features[0].cpu().numpy())
             else:
                 probs = torch.softmax(model(images).float(), dim=1)[0]
-                targets[image_id] = stage.target(regions, labeled, probs.cpu().numpy())
+                targets[image_id] = stage.target(regions_of(image_id), labeled, probs.cpu().numpy())
             advance(1)
     return targets
 
@@ -287,7 +299,7 @@ class EarlyStopping:
             self.stage_model.load(self.best_state)
 
 
-def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int, round_index: int,
+def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int,
                 device: torch.device, progress: Progress, description: str,
                 validate: Callable[[nn.Module], float] | None = None) -> TrainingReport:
     """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).

@@ -9,7 +9,7 @@ bilinear ``F.interpolate`` (same), and ``DeepLabV3.forward`` upsamples bilinearl
   norm runs on the broadcast map, whose per-channel batch statistics equal those of the pooled vector (the map
   is constant per sample), so training also works with batch size 1 (torchvision raises there); only the
   unbiased running-variance update counts B·H·W values instead of B;
-- logits are upsampled with nearest interpolation by default (SPEC.md §Determinism), or bilinearly as two
+- logits are upsampled with nearest interpolation by default (docs/protocol.md#determinism), or bilinearly as two
   matrix products with PyTorch's own bilinear weights, whose backward is deterministic on CUDA too.
 
 Module names match torchvision's (``convs.N``, ``project``, then the 3×3 conv, norm and classifier), so the

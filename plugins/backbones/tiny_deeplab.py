@@ -1,6 +1,6 @@
 """``tiny-deeplab``: the CPU-friendly default backbone, a DeepLabV3-style ASPP head on a small encoder.
 
-Output stride 4; the head upsamples with nearest interpolation by default (SPEC.md §Determinism: the OREAL
+Output stride 4; the head upsamples with nearest interpolation by default (docs/protocol.md#determinism: the OREAL
 authors reached exact reproducibility only after replacing bilinear with nearest), bilinear as an option.
 Global pooling in ASPP is a plain mean, which has a deterministic backward pass on every device.
 """
@@ -14,13 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from albench import Backbone, hookimpl
-from albench.hookspecs import Register
+from albench import Backbone, Register, hookimpl
 
 
 @dataclass(frozen=True)
 class TinyDeepLabParams:
-    """``width`` scales every layer's channels; ``upsample`` is the head's interpolation mode."""
+    """Parameters of ``tiny-deeplab``.
+
+    Attributes:
+        width: scales every layer's channels.
+        upsample: how logits reach the input size (nearest keeps training deterministic).
+    """
 
     width: int = 32
     upsample: Literal["nearest", "bilinear"] = "nearest"

@@ -1,5 +1,5 @@
 """``deeplabv3-resnet50`` and ``deeplabv3-resnet101``: torchvision's ResNet encoders with the DeepLabV3 head,
-the paper's main backbones (SPEC.md §Settings: ResNet50 for the main results, ResNet101 as a second backbone).
+the paper's main backbones (the paper: ResNet50 for the main results, ResNet101 as a second backbone).
 
 The encoder is torchvision's ResNet, built with ``weights=None`` (never a download) and, like torchvision's
 ``deeplabv3_resnet*``, dilated in its last two stages (output stride 8, ASPP rates 12/24/36; output stride 16
@@ -39,8 +39,7 @@ from albench_plugins.backbones._weights import (
 )
 from torch import nn
 
-from albench import Backbone, hookimpl
-from albench.hookspecs import Register
+from albench import Backbone, Register, hookimpl
 
 if TYPE_CHECKING:
     from torchvision.models import ResNet
@@ -52,8 +51,14 @@ DILATION = {8: [False, True, True], 16: [False, False, True]}
 
 @dataclass(frozen=True)
 class TorchvisionDeepLabParams:
-    """``weights``: ``none``, ``imagenet`` (torch hub's cache) or a ResNet state-dict file. ``upsample``: how
-    logits reach the input size. ``output_stride``: 8 (torchvision's) or 16. ``head_channels``: ASPP width."""
+    """Parameters of ``deeplabv3-resnet50`` and ``deeplabv3-resnet101``.
+
+    Attributes:
+        weights: ``none``, ``imagenet`` (torch hub's cache) or a ResNet state-dict file.
+        upsample: how logits reach the input size (nearest keeps training deterministic).
+        output_stride: 8 (torchvision's) or 16.
+        head_channels: the ASPP width.
+    """
 
     weights: str = "none"
     upsample: Upsample = "nearest"

@@ -52,9 +52,8 @@ from albench_plugins.backbones._weights import (
 )
 from torch import nn
 
-from albench import Backbone, hookimpl
+from albench import Backbone, Register, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 
 if TYPE_CHECKING:
     from timm.models.vision_transformer import VisionTransformer
@@ -64,10 +63,21 @@ HF_FILENAMES = ("model.safetensors", "pytorch_model.bin")
 
 @dataclass(frozen=True)
 class VitDeepLabParams:
-    """``model``: a timm ViT name; ``img_size``: the training input size; ``depth``/``embed_dim``/
-    ``num_heads``: overrides of the model's (0 keeps the model's); ``weights``: ``none``, ``imagenet`` or a
-    state-dict file; ``rates``/``head_channels``: ASPP; ``upsample``; ``normalize``: the input statistics;
-    ``fused_attention``: PyTorch's fused attention (faster, not guaranteed deterministic on CUDA)."""
+    """Parameters of ``deeplabv3-vit``.
+
+    Attributes:
+        model: a timm ViT name.
+        img_size: the training input size (square); set it to the protocol's training crop.
+        weights: ``none``, ``imagenet`` (the Hugging Face cache) or a state-dict file.
+        depth: overrides the model's number of blocks (0 keeps the model's).
+        embed_dim: overrides the model's width (0 keeps the model's).
+        num_heads: overrides the model's attention heads (0 keeps the model's).
+        rates: the ASPP dilation rates.
+        head_channels: the ASPP width.
+        upsample: how logits reach the input size (nearest keeps training deterministic).
+        normalize: the input statistics: those of the timm weights, or ImageNet's.
+        fused_attention: PyTorch's fused attention kernels (faster, not guaranteed deterministic on CUDA).
+    """
 
     model: str = "vit_base_patch16_224"
     img_size: int = 224

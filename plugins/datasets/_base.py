@@ -147,6 +147,10 @@ class FileDataset(Dataset):
         return kfold_split(self.name, [r.image_id for r in train], [r.group for r in train], seed,
                            self.params.folds, test)
 
+    def content_files(self) -> Sequence[Path]:
+        """Every image and mask file (and per-image extras such as a colour map file) of the index."""
+        return sorted({path for record in self.records.values() for path in self._fingerprint_files(record)})
+
     def fingerprint(self, image_id: str) -> str:
         """Size and modification time of the files, not their pixels (no decoding)."""
         return file_fingerprint(*self._fingerprint_files(self.record(image_id)))

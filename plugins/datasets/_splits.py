@@ -1,4 +1,4 @@
-"""Seeded k-fold splits of a training set (SPEC.md §Settings: validation = one fold of a 6-fold split of the
+"""Seeded k-fold splits of a training set (the OREAL authors' code, docs/protocol.md#splits: validation = one fold of a 6-fold split of the
 training set chosen by the seed, test = the official validation set).
 
 Seed ``s`` takes fold ``s mod k`` of partition ``⌊s / k⌋``: seeds 0…k−1 are the k disjoint folds of one

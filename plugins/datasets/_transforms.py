@@ -87,7 +87,7 @@ def zoom_crop_flip(image: torch.Tensor, target: torch.Tensor, generator: torch.G
 
     ``mode="resize"`` enlarges by *upscaling* to (H + ℓ)×(W + ℓ), as the supplementary words it ("we upscale
     the images by adding a random number of ℓ pixels in both the horizontal and vertical dimensions"): a random
-    zoom-in. ``mode="pad"`` pads ℓ pixels on each side (target: ignore), SPEC.md's wording; a centre crop of a
+    zoom-in. ``mode="pad"`` pads ℓ pixels on each side (target: ignore), the other reading of "adding ℓ pixels"; a centre crop of a
     symmetric padding gives the input back, so in that mode only the flip changes anything.
     """
     height, width = image.shape[-2:]

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 from torchvision.datasets import Cityscapes as TorchvisionCityscapes
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import FileDataset, ImageRecord, check_folds, check_probability, check_size_param, check_zoom_max
 from ._io import read_index_labels
@@ -46,9 +45,16 @@ _IMAGE_SUFFIX = "_leftImg8bit.png"
 
 @dataclass(frozen=True)
 class CityscapesParams:
-    """``image_size``: working resolution (square). ``folds``: k of the pool/validation split.
-    Augmentation (supplementary §3.2): ℓ ~ U{0…``zoom_max``}, enlarge by ℓ (``zoom_mode``, see
-    ``zoom_crop_flip``), centre-crop back, flip with ``flip_probability``."""
+    """Parameters of ``cityscapes``. Augmentation (supplementary §3.2): ℓ ~ U{0…zoom_max},
+    enlarge by ℓ, centre-crop back, flip.
+
+    Attributes:
+        image_size: the working resolution (square).
+        folds: k of the k-fold pool/validation split.
+        zoom_max: the largest ℓ, in pixels.
+        zoom_mode: ``resize`` (upscale by ℓ pixels) or ``pad`` (ℓ pixels per side, target ignored).
+        flip_probability: the chance of a horizontal flip.
+    """
 
     image_size: int = 769
     folds: int = 6

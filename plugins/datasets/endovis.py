@@ -33,9 +33,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import FileDataset, ImageRecord, check_crop_params, check_folds, check_probability, check_size_param
 from ._io import read_colour_labels
@@ -131,11 +130,19 @@ def _natural_key(path: Path) -> list[object]:
 
 @dataclass(frozen=True)
 class EndoVisParams:
-    """``image_size``: working resolution (square). ``folds``: k of the pool/validation split, by whole
-    ``sequence`` or by ``frame``. ``train_dir``/``test_dir``: subfolders of the root holding the training and
-    test sequences, when the root has them. Augmentation (supplementary §3.2): random resized crop with
-    area fraction in ``crop_scale`` and aspect ratio in ``crop_ratio``, back to the size, flip with
-    ``flip_probability``."""
+    """Parameters of ``endovis2018``. Augmentation (supplementary §3.2): a random resized crop
+    back to the working size, then a flip.
+
+    Attributes:
+        image_size: the working resolution (square).
+        folds: k of the k-fold pool/validation split.
+        split_by: split by whole ``sequence`` or by ``frame``.
+        train_dir: the subfolder of the root holding the training sequences, when the root has one.
+        test_dir: the subfolder of the root holding the test sequences, when the root has one.
+        crop_scale: the range of the crop's area fraction.
+        crop_ratio: the range of the crop's aspect ratio.
+        flip_probability: the chance of a horizontal flip.
+    """
 
     image_size: int = 224
     folds: int = 6

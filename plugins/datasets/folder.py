@@ -31,9 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import (
     FileDataset,
@@ -129,10 +128,20 @@ def read_layout(root: Path) -> FolderLayout:
 
 @dataclass(frozen=True)
 class FolderParams:
-    """``image_size``: working resolution (square; 220 for MONARCH). ``folds``: k of the pool/validation
-    split; ``group_by_subfolder`` keeps each subfolder's images together. ``augmentation``: ``resized-crop``
-    (EndoVis/MONARCH: ``crop_scale``, ``crop_ratio``), ``zoom-crop`` (VOC/Cityscapes: ``zoom_max``,
-    ``zoom_mode``), ``flip`` only, or ``none``; every kind but ``none`` flips with ``flip_probability``."""
+    """Parameters of ``folder``.
+
+    Attributes:
+        image_size: the working resolution (square; 220 for MONARCH).
+        folds: k of the k-fold pool/validation split.
+        group_by_subfolder: keep each subfolder's images (say, a video) on one side of the split.
+        augmentation: ``resized-crop`` (EndoVis, MONARCH), ``zoom-crop`` (VOC, Cityscapes), ``flip`` only,
+            or ``none``; all but ``none`` flip.
+        crop_scale: ``resized-crop``: the range of the crop's area fraction.
+        crop_ratio: ``resized-crop``: the range of the crop's aspect ratio.
+        zoom_max: ``zoom-crop``: the largest ℓ, in pixels.
+        zoom_mode: ``zoom-crop``: ``resize`` (upscale by ℓ pixels) or ``pad`` (ℓ pixels per side).
+        flip_probability: the chance of a horizontal flip.
+    """
 
     image_size: int = 220
     folds: int = 6

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from torchvision.datasets import VOCSegmentation
 
-from albench import hookimpl
+from albench import Register, hookimpl
 from albench.errors import DatasetError
-from albench.hookspecs import Register
 
 from ._base import FileDataset, ImageRecord, check_folds, check_probability, check_size_param, check_zoom_max
 from ._io import read_index_labels
@@ -43,10 +42,17 @@ LAYOUT = "expected VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Seg
 
 @dataclass(frozen=True)
 class PascalVocParams:
-    """``image_size``: working resolution (square). ``train_set``: ``train`` (official) or ``train_aug``
-    (SBD-augmented, see the module docstring). ``folds``: k of the pool/validation split. Augmentation
-    (supplementary §3.2): ℓ ~ U{0…``zoom_max``}, enlarge by ℓ (``zoom_mode``, see ``zoom_crop_flip``),
-    centre-crop back, flip with ``flip_probability``."""
+    """Parameters of ``pascal-voc``. Augmentation (supplementary §3.2): ℓ ~ U{0…zoom_max},
+    enlarge by ℓ, centre-crop back, flip.
+
+    Attributes:
+        image_size: the working resolution (square).
+        train_set: ``train`` (official) or ``train_aug`` (SBD-augmented, see the module docstring).
+        folds: k of the k-fold pool/validation split.
+        zoom_max: the largest ℓ, in pixels.
+        zoom_mode: ``resize`` (upscale by ℓ pixels) or ``pad`` (ℓ pixels per side, target ignored).
+        flip_probability: the chance of a horizontal flip.
+    """
 
     image_size: int = 513
     train_set: Literal["train", "train_aug"] = "train"

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from albench import Dataset, Sample, Split, hookimpl
+from albench import Dataset, Register, Sample, Split, hookimpl
 from albench.components import holdout_split
-from albench.hookspecs import Register
 
 CLASSES = ("background", "disk", "square", "triangle", "ring", "cross", "diamond")
 # Relative frequency of each object class (long tail), and each class's stripe angle and period.
@@ -28,8 +27,15 @@ STRIPE_PERIOD = np.array([4.0, 5.0, 4.0, 5.0, 6.0, 6.0])
 
 @dataclass(frozen=True)
 class ToyParams:
-    """``num_images`` scenes of ``image_size``² pixels; ``scene_seed`` fixes the scenes themselves (the run
-    seed only picks the split); ``val_fraction`` of the images are held out for validation."""
+    """Parameters of ``toy``.
+
+    Attributes:
+        num_images: how many scenes the dataset holds.
+        image_size: the side of each square scene, in pixels.
+        val_fraction: the share of the scenes held out for validation.
+        scene_seed: fixes the scenes themselves (the run seed only picks the split).
+        flip: flip training images horizontally at random.
+    """
 
     num_images: int = 300
     image_size: int = 64

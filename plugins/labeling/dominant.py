@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench import LabelingScheme, RegionLabels, hookimpl
-from albench.hookspecs import Register
+from albench import LabelingScheme, RegionLabels, Register, hookimpl
 
 
 class DominantLabeling(LabelingScheme):
-    """SPEC.md §Labeling schemes, Dominant. Void pixels stay ignored, and a region that is all void
+    """Dominant labels (docs/protocol.md#labeling-schemes). Void pixels stay ignored, and a region that is all void
     trains nothing (it still costs its click)."""
 
     name = "dominant"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench import LabelingScheme, RegionLabels, hookimpl
-from albench.hookspecs import Register
+from albench import LabelingScheme, RegionLabels, Register, hookimpl
 
 
 class PreciseLabeling(LabelingScheme):
-    """SPEC.md / issue 5: every pixel of a labeled region is trained with its ground-truth class, at the cost
+    """Precise labels (docs/protocol.md#labeling-schemes): every pixel of a labeled region is trained with its ground-truth class, at the cost
     of one click per region. Comparing it with ``dominant`` shows what the dominant-label approximation
     costs; with the ``full`` strategy it is full supervision."""
 

@@ -1,7 +1,7 @@
 """``weak``: multi-class region labels (Hwang et al. 2023), one click per class present, trained in two stages.
 
 The annotator names the set of classes present in a region (void ignored); that costs one click per class.
-Training follows Hwang et al.'s two stages (SPEC.md §Labeling schemes):
+Training follows Hwang et al.'s two stages (docs/protocol.md#labeling-schemes):
 
 1. ``partial``: the model learns from the class sets directly with the merged positive loss
    −log Σ_{c∈Y} p_c(x) at every labeled pixel, plus ``prototype_weight`` × their prototypical pixel loss
@@ -31,10 +31,9 @@ import numpy as np
 import torch
 from albench_plugins.labeling._prototypes import prototype_pseudo_labels
 
-from albench import LabelingScheme, RegionLabels, hookimpl
+from albench import LabelingScheme, RegionLabels, Register, hookimpl
 from albench.components import TrainingStage
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 from albench.losses import CLASS_SET, REGION, merged_positive_loss, prototypical_pixel_loss
 from albench.run.protocol import Protocol
 
@@ -43,9 +42,14 @@ MAX_CLASSES = 62  # class sets are int64 bitmasks
 
 @dataclass(frozen=True)
 class WeakParams:
-    """``prototype_weight`` scales the prototypical pixel loss of stage 1 (0 leaves only the merged positive loss).
-    ``pseudo_labels``: stage 2's targets, ``prototype`` (Hwang et al.) or ``argmax`` (the stage-1 argmax within
-    the region's classes). ``expansion``: with prototypes, spread labels to the touching regions (Hwang et al.)."""
+    """Parameters of ``weak``.
+
+    Attributes:
+        prototype_weight: scales stage 1's prototypical pixel loss (0 leaves only the merged positive loss).
+        pseudo_labels: stage 2's targets, ``prototype`` (Hwang et al.) or ``argmax`` (the stage-1 argmax
+            within the region's classes).
+        expansion: with prototypes, spread labels to the touching regions (Hwang et al.).
+    """
 
     prototype_weight: float = 1.0
     pseudo_labels: Literal["prototype", "argmax"] = "prototype"

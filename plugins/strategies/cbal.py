@@ -1,24 +1,6 @@
-"""``cbal``: class-balanced entropy (Bengar et al. 2021), adapted to superpixels (SPEC.md §Strategies, CBAL).
+"""``cbal``: class-balanced entropy (Bengar et al. 2021), as the OREAL authors adapted it to superpixels.
 
-score(s) = H̄(s) − λ·‖p̄(s) − a/Σa‖₁, with H̄(s) the entropy H(x) = −Σ_c p_c ln p_c aggregated over P(s)
-(``aggregation``, mean as in the OREAL authors' adaptation), p̄(s) the mean probability vector over P(s), and
-a = ITEMSPERCLASS(n, Q) (supplementary Algorithm 1) normalised to a distribution; λ = 2; the highest-scoring
-unlabeled regions are taken greedily, in score order until the click budget is spent. One pass: H̄ and p̄ are
-plain region statistics.
-
-``variant`` (SPEC.md §Two flavours; Bengar et al. published no segmentation version, so both are the OREAL
-authors' superpixel adaptation):
-
-- ``original``: the formula above with the true counts n and the plain logarithm.
-- ``oreal-paper``: as the OREAL authors' code computed it: on a dataset with a background class b the counts
-  start at class 1, so n_b = 0 before ITEMSPERCLASS (the same background oversampling as OREAL), and the
-  entropy takes ln(p_c + 1e-7).
-
-``solver = "milp"`` replaces the greedy top-Q by Bengar et al.'s binary program, solved exactly by HiGHS
-(``scipy.optimize.milp``): min_z −Σ_s z_s H̄(s) + λ‖Σ_s z_s p̄(s) − Ω‖₁ subject to Σ_s z_s = Q (Σ_s z_s·clicks(s) ≤ Q
-when regions cost more than one click), z ∈ {0, 1}, over the unlabeled regions, with Bengar et al.'s target
-Ω_c = max(0, ⌊(L + Q)/C⌋ − n_c), L the number of labeled regions. Its size grows with the pool: use it on
-pools of up to about 10⁵ regions.
+Formula, the variants and the exact ``milp`` solver: docs/strategies.md#cbal.
 """
 
 from __future__ import annotations
@@ -27,12 +9,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+from albench_plugins.strategies._variant import Variant
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
-from albench.selection import items_per_class
+from albench.selection import items_per_class, spend_in_score_order
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import Probabilities, ShannonEntropy
 
 # The ε the OREAL authors' code adds inside the logarithm of the entropy.
@@ -41,14 +23,22 @@ OREAL_PAPER_LOG_EPSILON = 1e-7
 
 @dataclass(frozen=True)
 class CbalParams:
-    """``aggregation``: how H(x) is reduced over a region (mean in the paper; p̄ is always the mean).
-    ``lambda_``: λ, the weight of the class-balance term. ``variant``: ``original`` or ``oreal-paper`` (n_b = 0
-    and ε = 1e-7 in the logarithm). ``solver``: ``greedy`` top-Q (the paper) or ``milp`` (Bengar et al.)."""
+    """Parameters of ``cbal``.
+
+    Attributes:
+        aggregation: how H(x) is reduced over a region (mean in the paper; p̄ is always the mean).
+        lambda_: λ, the weight of the class-balance term.
+        variant: ``original`` or ``oreal-paper`` (n_b = 0 and ε = 1e-7 in the logarithm).
+        solver: ``greedy`` top-Q (the paper) or ``milp`` (Bengar et al.'s binary program).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
+    """
 
     aggregation: RegionAggregation = "mean"
     lambda_: float = 2.0
     variant: Variant = "original"
     solver: Literal["greedy", "milp"] = "greedy"
+    percentile_method: PercentileMethod = "linear"
 
 
 def balance_target(counts: np.ndarray, budget: int) -> np.ndarray:
@@ -69,7 +59,9 @@ class Cbal(Strategy):
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         eps = OREAL_PAPER_LOG_EPSILON if self.params.variant == "oreal-paper" else 0.0
         return (
-            RegionStatistic("entropy", ShannonEntropy(eps), self.params.aggregation),
+            RegionStatistic(
+                "entropy", ShannonEntropy(eps), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
             RegionStatistic("mean_probs", Probabilities(), "mean"),
         )
 

@@ -1,20 +1,6 @@
-"""The oracle strategies of the context-sampling experiment (supplementary §1, SPEC.md §Context sampling).
-
-Both read every region's dominant ground-truth class (``uses_ground_truth``): they are references that test
-whether labeling the background around objects helps, not competitors. A region is *foreground* when its
-dominant class is neither the dataset's background class nor void; the experiment needs a background class.
-
-``foreground``: the unlabeled foreground regions and the other unlabeled regions are each shuffled with the
-run's generator. Each pick takes the next foreground region with probability p (``foreground_probability``)
-and the next other region with probability 1 − p; when one list runs out the other is used. Picks are taken
-until the click budget is spent (as far as it goes, or crossing it with the protocol's ``overshoot``).
-
-``foreground-context``: the same, and right after each foreground pick, its unlabeled background neighbours
-(regions of the background class that touch it in the superpixel adjacency graph and are not picked yet), in
-a random order, at most ``context_per_region`` of them (all when unset). Context regions spend the same
-click budget: with a fixed budget, context comes at the price of foreground regions, which is the question
-the experiment asks.
-"""
+"""The oracle strategies of the context-sampling experiment (supplementary §1): ``foreground`` and
+``foreground-context``. They read the ground truth, so they are references, not competitors
+(docs/strategies.md#foreground-and-foreground-context)."""
 
 from __future__ import annotations
 
@@ -24,15 +10,18 @@ from itertools import islice
 
 import numpy as np
 
-from albench import SelectionContext, Strategy, hookimpl
+from albench import Register, SelectionContext, Strategy, hookimpl
 from albench.errors import ComponentError
-from albench.hookspecs import Register
 from albench.selection import take_within_budget
 
 
 @dataclass(frozen=True)
 class ForegroundParams:
-    """``foreground_probability``: p, the chance that each pick is a foreground region."""
+    """Parameters of ``foreground``.
+
+    Attributes:
+        foreground_probability: p, the chance that each pick is a foreground region.
+    """
 
     foreground_probability: float = 0.9
 
@@ -43,8 +32,12 @@ class ForegroundParams:
 
 @dataclass(frozen=True)
 class ForegroundContextParams(ForegroundParams):
-    """``context_per_region``: at most this many background neighbours follow each foreground pick (unset:
-    all of them)."""
+    """Parameters of ``foreground-context``.
+
+    Attributes:
+        foreground_probability: p, the chance that each pick is a foreground region.
+        context_per_region: at most this many background neighbours follow each foreground pick (unset: all).
+    """
 
     context_per_region: int | None = None
 

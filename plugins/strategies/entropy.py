@@ -1,31 +1,32 @@
-"""``entropy``: the regions whose pixels the model is least sure of, by Shannon entropy (SPEC.md §Strategies).
-
-Pixel score H(x) = −Σ_c p_c(x) ln p_c(x) (Shannon 1948; 0·ln 0 = 0), reduced over the region's pixels P(s)
-by ``aggregation`` (mean in the paper's baselines); the highest-scoring unlabeled regions are taken, in
-score order until the click budget is spent. The OREAL authors' copy adds ε = 1e-7 inside the logarithm,
-which lowers H by at most C·1e-7 nats per pixel, so there is no ``variant``.
-"""
+"""``entropy``: the regions whose pixels the model is least sure of, by Shannon entropy aggregated over each
+region (docs/strategies.md#entropy)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, spend_in_score_order
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, ScoredStrategy, SelectionContext, hookimpl
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import ShannonEntropy
 
 
 @dataclass(frozen=True)
 class EntropyParams:
-    """``aggregation``: how H(x) is reduced over a region (mean, as in the paper's baselines; max; p95)."""
+    """Parameters of ``entropy``.
+
+    Attributes:
+        aggregation: how H(x) is reduced over a region: mean (the paper's baselines), max or p95.
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
+    """
 
     aggregation: RegionAggregation = "mean"
+    percentile_method: PercentileMethod = "linear"
 
 
-class EntropyStrategy(Strategy):
+class EntropyStrategy(ScoredStrategy):
     """Shannon entropy aggregated over each region; highest first."""
 
     name = "entropy"
@@ -33,10 +34,14 @@ class EntropyStrategy(Strategy):
     Params = EntropyParams
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
-        return (RegionStatistic("entropy", ShannonEntropy(), self.params.aggregation),)
+        return (
+            RegionStatistic(
+                "entropy", ShannonEntropy(), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
+        )
 
-    def select(self, context: SelectionContext) -> np.ndarray:
-        return spend_in_score_order(context, context.region_stats["entropy"][:, 0])
+    def scores(self, context: SelectionContext) -> np.ndarray:
+        return context.region_stats["entropy"][:, 0]
 
 
 @hookimpl

@@ -1,15 +1,14 @@
 """``full``: the fully labeled reference. Round 0 labels every region of the pool; nothing is queried after.
 
 With ``--labeling precise`` this is full supervision, the upper-bound line of the curves; with
-``--labeling dominant`` it is the ceiling that dominant superpixel labels allow.
+``--labeling dominant`` it is the ceiling that dominant superpixel labels allow (docs/strategies.md#full).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from albench import SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import Register, SelectionContext, Strategy, hookimpl
 
 
 class FullReference(Strategy):

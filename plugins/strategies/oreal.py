@@ -1,35 +1,7 @@
-"""``oreal``: one-vs-rest entropy with class balancing (Wu et al., SPEC.md §Strategies, OREAL).
+"""``oreal``: one-vs-rest entropy with class balancing (the OREAL paper, Sec. 3; supplementary §2).
 
-1. Score: H_c(s) = max over the region's pixels of H_c(x) = −p_c ln(p_c + ε) − (1 − p_c) ln(1 − p_c + ε),
-   natural log, ε = 1e-7 (``aggregation`` picks max, or mean / the 95th percentile for the ablations).
-2. Items per class: δ = ITEMSPERCLASS(n, Q) (supplementary Algorithm 1): Q times, c ← argmin_c (n_c + δ_c),
-   δ_c += 1. n_c = labeled regions whose dominant ground-truth class is c; with ``background_oversampling``
-   and a background class b, n_b = 0 (supplementary §2.2), so background gets the first picks.
-3. Selection: class by class, the δ_c unlabeled regions not yet picked this round with the highest H_c(s). A
-   region picked for class c may be of another class; the next round's n compensates (supplementary Fig. 2).
-4. Weak labels (a region costs one click per class present, supplementary §3.5): the per-class lists of step 3
-   are interleaved round-robin (first of each class, then second of each, ...) and taken in that order until
-   the click budget is spent. As in the authors' code the lists are built first, class by class, so a region
-   belongs to the list of the first class that picked it.
-
-``tie_order`` picks whose rules decide the class counts, the ties of step 2 and the class order of steps 3-4:
-
-- ``index`` (default, SPEC.md): n_c counts dominant classes; ties go to the lowest class index; classes are
-  visited in index order. The rule is stated in the paper's terms and does not depend on the order in which
-  regions happened to be labeled, so it is the default (README §OREAL).
-- ``first-seen``: the authors' query step (simple_AL ``other_queries.py: class_entropy_patch_query`` and
-  ``class_entropy_patch_multiClass_query``, ``utils.py: balance_classes``; docs/conformance.md):
-  n_c counts every labeled region whose label names c (the labeling scheme's ``named_classes``: the dominant
-  class, or every class present for ``weak`` and ``precise``); the background is never counted under
-  oversampling. Ties go to the classes in the order the code first meets them, then to the classes never met
-  in index order, and classes pick in the order they first received an item. The code meets classes by
-  walking the labeled images in pool order and, within an image, its list of labeled regions: the initial
-  set in labeling order, and after every query ``list(set(previous + picks))`` (``main.py``; CPython's set
-  order, see :func:`authors_walk`), then the classes of a region in index order. With weak labels the code
-  records every class on the first labeled image, so the order is simply the index order, background last.
-
-Ablations (supplementary §2.3): ``aggregation=mean`` (OREAL mean), ``score=prob-entropy`` (p_c·H instead of
-H_c), ``background_oversampling=false`` (OREAL δ), ``aggregation=p95`` (OREAL 95%).
+Score, ITEMSPERCLASS allocation, per-class selection, the weak-label round-robin, ``tie_order`` and the
+ablations: docs/strategies.md#oreal.
 """
 
 from __future__ import annotations
@@ -38,24 +10,31 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
 from albench.selection import allocate_items, take_within_budget, top_k
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import OvrEntropy, ProbTimesEntropy
 
 
 @dataclass(frozen=True)
 class OrealParams:
-    """``aggregation``: max (the paper), mean or p95 (ablations). ``score``: ``ovr`` (one-vs-rest entropy)
-    or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation). ``background_oversampling``: set n_b = 0
-    (off: the δ ablation). ``tie_order``: ``index`` (SPEC.md) or ``first-seen`` (the authors' code)."""
+    """Parameters of ``oreal``; each ablation of the paper is one of them.
+
+    Attributes:
+        aggregation: max (the paper), mean or p95 (ablations).
+        score: ``ovr`` (one-vs-rest entropy) or ``prob-entropy`` (p_c·H, the Prob×Entropy ablation).
+        background_oversampling: set n_b = 0 before allocating (off: the δ ablation).
+        tie_order: ``index`` (lowest class first) or ``first-seen`` (the authors' code).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
+    """
 
     aggregation: RegionAggregation = "max"
     score: Literal["ovr", "prob-entropy"] = "ovr"
     background_oversampling: bool = True
     tie_order: Literal["index", "first-seen"] = "index"
+    percentile_method: PercentileMethod = "linear"
 
 
 def authors_walk(labeled_order: np.ndarray, labeled_round: np.ndarray | None, region_image: np.ndarray) -> np.ndarray:
@@ -123,7 +102,11 @@ class Oreal(Strategy):
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         score = OvrEntropy() if self.params.score == "ovr" else ProbTimesEntropy()
-        return (RegionStatistic("class_scores", score, self.params.aggregation),)
+        return (
+            RegionStatistic(
+                "class_scores", score, self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
+        )
 
     def _oversampled_background(self, context: SelectionContext) -> int | None:
         if self.params.background_oversampling and context.background_class is not None:

@@ -1,41 +1,22 @@
-"""``pixelbal``: BvSB with pixel-wise class-balancing weights (Hwang et al. 2023, SPEC.md §Strategies).
+"""``pixelbal``: BvSB with pixel-wise class-balancing weights (1 + ν·π_c)^(−2) (Hwang et al. 2023).
 
-With p = softmax(z / T) at temperature T:
-
-- π_c = mean of p_c(x) over every pixel of the pool (a first statistic over the whole pool);
-- w_c = (1 + ν·π_c)^(−2);
-- pixel score v(x) = u(x) · w_{argmax p(x)}, u(x) = p₍₂₎(x)/p₍₁₎(x) (BvSB ratio at temperature T);
-- region score = v aggregated over P(s) (``aggregation``, mean in the paper); highest first, in score order
-  until the click budget is spent. ν = 6 for Cityscapes, 12 for Pascal VOC, EndoVis and MONARCH (default).
-
-One pass over the pool: the weights need π, which is only known after the pass, so the engine keeps per region
-and per predicted class c the partial results S_c(s) = Σ u(x) and M_c(s) = max u(x) over {x ∈ P(s): argmax = c},
-plus π; the weights are applied afterwards:
-
-- mean: Σ_c w_c·S_c(s) / |P(s)|, exact;
-- max: max_c w_c·M_c(s), exact because every w_c > 0;
-- p95: not exact in one pass. The 95th percentile of w_{a(x)}·u(x) depends on how the pixels of every class
-  interleave, which no per-class summary of fixed size determines once w is unknown. albench uses
-  p95(u over P(s)) · w̄(s), with w̄(s) = Σ_c w_c S_c(s) / Σ_c S_c(s) the uncertainty-weighted mean weight of the
-  region; it is exact when the region's pixels share one predicted class (or all weights are equal).
-
-``variant`` (SPEC.md §Two flavours): ``original`` takes T = 0.1, as Hwang et al.'s code does for both π and u
-(``softmax(preds / ce_temp)``, ``ce_temp = 0.1``); ``oreal-paper`` takes T = 1, as the OREAL authors' copy.
-``temperature`` overrides either. Two further details of the published code are not reproduced: Hwang et al.
-add 1e-8 to u (a constant 1e-8·w per pixel), and the OREAL authors' copy divides π by C as well (its pixel
-counter grows once per class); its weights are reproduced exactly with ``nu`` = ν / C.
+Formula, the computation (one pass for mean and max; p95 takes a second pass over the pool once the pool
+prior π is known, and is then the exact p95 of u·w) and the variants: docs/strategies.md#pixelbal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+import torch
+from albench_plugins.strategies._variant import Variant
 
-from albench import PoolStatistic, RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
-from albench.uncertainty import BvsbRatio, Probabilities
+from albench import PixelScore, PoolStatistic, RegionStatistic, Register, SelectionContext, Strategy, hookimpl
+from albench.selection import spend_in_score_order
+from albench.statistics import PercentileMethod, RegionAggregation
+from albench.uncertainty import BvsbRatio, Probabilities, bvsb_ratio
 
 # The softmax temperature each variant uses when ``temperature`` is not set.
 VARIANT_TEMPERATURE = {"original": 0.1, "oreal-paper": 1.0}
@@ -43,14 +24,22 @@ VARIANT_TEMPERATURE = {"original": 0.1, "oreal-paper": 1.0}
 
 @dataclass(frozen=True)
 class PixelBalParams:
-    """``aggregation``: mean (the paper), max or p95 (approximate, see the module). ``nu``: ν of the weights
-    (6 for Cityscapes, 12 otherwise). ``temperature``: T of the softmax; unset, the variant's (0.1 original,
-    1 oreal-paper). ``variant``: ``original`` (Hwang et al.) or ``oreal-paper``."""
+    """Parameters of ``pixelbal``.
+
+    Attributes:
+        aggregation: mean (the paper), max or p95 (exact, in a second pass over the pool).
+        nu: ν of the weights (6 for Cityscapes, 12 otherwise).
+        temperature: T of the softmax; unset, the variant's (0.1 original, 1 oreal-paper).
+        variant: ``original`` (Hwang et al.) or ``oreal-paper``.
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
+    """
 
     aggregation: RegionAggregation = "mean"
     nu: float = 12.0
     temperature: float | None = None
     variant: Variant = "original"
+    percentile_method: PercentileMethod = "linear"
 
     def __post_init__(self) -> None:
         if self.nu < 0:
@@ -65,11 +54,30 @@ def pixelbal_weights(class_prior: np.ndarray, nu: float) -> np.ndarray:
     return weights
 
 
+class WeightedBvsb(PixelScore):
+    """One channel: v(x) = u(x)·w_{argmax p(x)} in float64, u the BvSB ratio at temperature T (the argmax does
+    not depend on T). The same products as ``max_c w_c·M_c(s)``, so max and p95 score the same pixel values."""
+
+    def __init__(self, temperature: float, weights: np.ndarray) -> None:
+        self.temperature = temperature
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.name = f"pixelbal-v(T={temperature:g})"
+
+    def channels(self, num_classes: int) -> int:
+        return 1
+
+    def compute(self, probs: torch.Tensor) -> torch.Tensor:
+        weights = torch.as_tensor(self.weights, dtype=torch.float64, device=probs.device)
+        uncertainty = bvsb_ratio(probs, self.temperature).to(torch.float64)
+        weighted: torch.Tensor = (uncertainty * weights[probs.argmax(dim=1)]).unsqueeze(1)
+        return weighted
+
+
 class PixelBal(Strategy):
     """Hwang et al.'s PixelBal: BvSB weighted per pixel by the predicted class's (1 + ν·π)^(−2)."""
 
     name = "pixelbal"
-    version = "1"
+    version = "2"  # 2: p95 is the exact p95(u·w) of a second pass (1: p95(u)·w̄)
     Params = PixelBalParams
 
     @property
@@ -85,26 +93,30 @@ class PixelBal(Strategy):
         aggregation = self.params.aggregation
         if aggregation == "max":
             return (RegionStatistic("bvsb_max_by_class", bvsb, "max", by_predicted_class=True), prior)
-        sums = RegionStatistic("bvsb_sum_by_class", bvsb, "sum", by_predicted_class=True)
         if aggregation == "mean":
-            return (sums, prior)
-        return (RegionStatistic("bvsb_p95", bvsb, "p95"), sums, prior)
+            return (RegionStatistic("bvsb_sum_by_class", bvsb, "sum", by_predicted_class=True), prior)
+        return (prior,)  # p95: the weights first, the percentile in the second pass
+
+    def second_pass(self, num_classes: int, pool_stats: Mapping[str, np.ndarray]) -> tuple[RegionStatistic, ...]:
+        """For p95: the percentile of v = u·w over each region, once π (hence w) is known."""
+        if self.params.aggregation != "p95":
+            return ()
+        weights = pixelbal_weights(pool_stats["class_prior"], self.params.nu)
+        score = WeightedBvsb(self.temperature, weights)
+        return (RegionStatistic("weighted_bvsb_p95", score, "p95", percentile_method=self.params.percentile_method),)
 
     def scores(self, context: SelectionContext) -> np.ndarray:
-        """The region score of every pool region (see the module docstring for each aggregation)."""
+        """The region score of every pool region (see docs/strategies.md#pixelbal for each aggregation)."""
         weights = pixelbal_weights(context.pool_stats["class_prior"], self.params.nu)
         if self.params.aggregation == "max":
             maxima = context.region_stats["bvsb_max_by_class"][:, 0, :]  # (R, C); −inf where no pixel
             result: np.ndarray = (maxima * weights).max(axis=1)
             return result
-        sums = context.region_stats["bvsb_sum_by_class"][:, 0, :].astype(np.float64)  # (R, C)
-        weighted = sums @ weights
-        if self.params.aggregation == "mean":
-            result = weighted / np.maximum(context.region_sizes, 1)
+        if self.params.aggregation == "p95":
+            result = np.asarray(context.region_stats["weighted_bvsb_p95"][:, 0], dtype=np.float64)
             return result
-        total = sums.sum(axis=1)
-        mean_weight = np.divide(weighted, total, out=np.ones_like(weighted), where=total > 0)
-        result = context.region_stats["bvsb_p95"][:, 0] * mean_weight
+        sums = context.region_stats["bvsb_sum_by_class"][:, 0, :].astype(np.float64)  # (R, C)
+        result = (sums @ weights) / np.maximum(context.region_sizes, 1)
         return result
 
     def select(self, context: SelectionContext) -> np.ndarray:

@@ -1,11 +1,10 @@
-"""``random``: regions drawn uniformly from the unlabeled pool (SPEC.md §Strategies, Random)."""
+"""``random``: regions drawn uniformly from the unlabeled pool (docs/strategies.md#random)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from albench import SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import Register, SelectionContext, Strategy, hookimpl
 from albench.selection import take_within_budget
 
 

@@ -1,21 +1,6 @@
-"""``revisiting-sp``: BvSB with class-balancing weights (ClassBal; Cai et al. 2021, SPEC.md §Strategies).
+"""``revisiting-sp``: BvSB with class-balancing weights exp(−π_{d(s)}) (ClassBal; Cai et al. 2021).
 
-- u(s): the region's BvSB, u(x) = p₍₂₎(x)/p₍₁₎(x) aggregated over P(s) (``aggregation``, mean in the paper).
-- d(s): the most frequent predicted (argmax) class in P(s); ties go to the lowest class index.
-- π_c: the share of all pool regions (labeled ones included) with d(s) = c; w_c = exp(−π_c).
-- score(s) = ũ(s) · w_{d(s)}; the highest-scoring unlabeled regions, in score order until the budget is spent.
-
-One pass over the pool: the engine keeps u(s) and, per region, the number of pixels predicted as each class
-(a sum of the one-hot argmax); d(s), π and the weights follow after the pass, and are exact for every
-aggregation because the weight depends on the region, not on the pixel.
-
-``variant`` (SPEC.md §Two flavours), the two differences between Cai et al.'s code and the OREAL authors' copy:
-
-- ``original`` (Cai et al.'s ``region_selection_using_al.py``): ũ(s) = (u(s) − min u) / (max u − min u), min and
-  max over every pool region (labeled ones included); all scores are 0 when max = min.
-- ``oreal-paper``: ũ(s) = u(s), no normalisation. The authors' copy also gives weight 0 to every region whose
-  d(s) is class 0 (``if dominant:`` is false for class 0), which hides class-0 regions behind all others; that
-  is a bug, and this variant leaves it out: class 0 is weighted exp(−π₀) like every other class.
+Formula, the one-pass computation and the two variants: docs/strategies.md#revisiting-sp.
 """
 
 from __future__ import annotations
@@ -23,20 +8,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from albench_plugins.strategies._ranking import RegionAggregation, Variant, spend_in_score_order
+from albench_plugins.strategies._variant import Variant
 
-from albench import RegionStatistic, SelectionContext, Strategy, hookimpl
-from albench.hookspecs import Register
+from albench import RegionStatistic, Register, SelectionContext, Strategy, hookimpl
+from albench.selection import spend_in_score_order
+from albench.statistics import PercentileMethod, RegionAggregation
 from albench.uncertainty import BvsbRatio, PredictedClass
 
 
 @dataclass(frozen=True)
 class RevisitingSpParams:
-    """``aggregation``: how u(x) is reduced over a region (mean in the paper). ``variant``: ``original``
-    (min–max normalised ũ, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL authors ran it, bug excluded)."""
+    """Parameters of ``revisiting-sp``.
+
+    Attributes:
+        aggregation: how u(x) is reduced over a region (mean in the paper).
+        variant: ``original`` (ũ min–max normalised, Cai et al.) or ``oreal-paper`` (raw u, as the OREAL
+            authors ran it, their weight-0 bug left out).
+        percentile_method: how p95 falls between two pixel values, NumPy's rule of that name (``linear``,
+            NumPy's default; ``lower``, ``higher``, ``nearest``, ``inverted_cdf``).
+    """
 
     aggregation: RegionAggregation = "mean"
     variant: Variant = "original"
+    percentile_method: PercentileMethod = "linear"
 
 
 def dominant_predicted_class(predicted_pixels: np.ndarray) -> np.ndarray:
@@ -72,7 +66,9 @@ class RevisitingSp(Strategy):
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
         return (
-            RegionStatistic("bvsb", BvsbRatio(), self.params.aggregation),
+            RegionStatistic(
+                "bvsb", BvsbRatio(), self.params.aggregation, percentile_method=self.params.percentile_method
+            ),
             RegionStatistic("predicted_pixels", PredictedClass(), "sum"),
         )
 

@@ -7,14 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.segmentation import slic
 
-from albench import SuperpixelMethod, hookimpl
-from albench.hookspecs import Register
+from albench import Register, SuperpixelMethod, hookimpl
 
 
 @dataclass(frozen=True)
 class SlicParams:
-    """scikit-image's ``slic`` arguments: about ``n_segments`` regions per image; higher ``compactness``
-    gives squarer regions, lower follows colour edges more closely."""
+    """Parameters of ``slic``: scikit-image's ``slic`` arguments.
+
+    Attributes:
+        n_segments: about how many regions each image gets.
+        compactness: higher gives squarer regions, lower follows colour edges more closely.
+        sigma: the width of the Gaussian smoothing before segmenting (0: none).
+        max_num_iter: the k-means iterations.
+    """
 
     n_segments: int = 60
     compactness: float = 10.0
