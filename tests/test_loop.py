@@ -253,3 +253,15 @@ def test_images_dataset_pools_unlabeled_images_and_evaluates_masked_ones(tmp_pat
         fresh.load("d")
     resized = registry.create("dataset", "images", {**params, "image_size": 16}, root=tmp_path / "img").instance
     assert resized.load("d").image.shape == (16, 16, 3)
+
+
+def test_init_from_the_default_protocol_drops_early_stopping_and_keeps_unset_values(tmp_path, example):
+    # the default protocol early-stops (patience 3), which needs a validation split a loop does not have
+    from albench.run.protocol import DEFAULT_CONFIG, load_protocol_file
+
+    directory = tmp_path / "default-loop"
+    cli("loop", "init", directory, "--images", example / "images", "--classes", example / "classes.txt")
+    protocol = load_protocol_file(directory / "protocol.toml").protocol
+    assert DEFAULT_CONFIG.protocol.patience is not None and protocol.patience is None
+    assert protocol.ema_decay == DEFAULT_CONFIG.protocol.ema_decay
+    assert 'patience = "none"' in (directory / "protocol.toml").read_text()

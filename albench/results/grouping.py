@@ -113,9 +113,7 @@ class Collected(Generic[T]):
 
     values: dict[str, dict[str, dict[int, T]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(dict)))
     incomplete: dict[str, dict[str, list[Run]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-    unconverged: dict[str, dict[str, list[Run]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list))
-    )
+    unconverged: dict[str, dict[str, list[Run]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     full_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
