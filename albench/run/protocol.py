@@ -70,7 +70,7 @@ class Protocol:
     loss: Literal["ce", "focal"] = "ce"
     focal_gamma: float = 2.0
     class_weights: Literal["none", "inverse-sqrt", "inverse"] = "none"
-    ema_decay: float | None = 0.98
+    ema_decay: float | None = 0.99
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
