@@ -7,20 +7,50 @@ a ``(B, 2, H, W) int64`` tensor: see :data:`CLASS_SET`, :data:`REGION`.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["CLASS_SET", "REGION", "dense_loss", "merged_positive_loss", "prototypical_pixel_loss", "set_membership"]
+__all__ = [
+    "CLASS_SET", "REGION", "class_weights", "dense_loss", "merged_positive_loss", "prototypical_pixel_loss",
+    "set_membership",
+]
 
 CLASS_SET = 0
 REGION = 1
 EPSILON = 1e-8
 
 
-def dense_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int, *, focal_gamma: float | None = None) -> torch.Tensor:
+def class_weights(pixel_counts: np.ndarray, rule: str) -> np.ndarray:
+    """Per-class loss weights from the labeled pixels' class counts n_c (long-tailed classes weigh more).
+
+    With f_c = n_c / Σn: ``inverse-sqrt`` w_c ∝ f_c^(−1/2), ``inverse`` w_c ∝ 1/f_c (every class then weighs
+    the same in total), ``none`` w_c = 1. Normalised so the mean weight over the labeled pixels is 1
+    (Σ_c f_c·w_c = 1), which keeps the loss on the unweighted scale; classes without pixels get 0.
+    """
+    counts = np.asarray(pixel_counts, dtype=np.float64)
+    if rule == "none" or counts.sum() == 0:
+        return np.ones(len(counts))
+    power = {"inverse-sqrt": 0.5, "inverse": 1.0}[rule]
+    frequency = counts / counts.sum()
+    weights = np.zeros(len(counts))
+    present = frequency > 0
+    weights[present] = frequency[present] ** -power
+    return weights / float((frequency * weights).sum())
+
+
+def dense_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    ignore_index: int,
+    *,
+    focal_gamma: float | None = None,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean cross-entropy (or focal loss −(1 − p_t)^γ log p_t) over pixels whose target is not ignored.
 
-    0, with a gradient, when no pixel is labeled (an augmentation can crop every labeled pixel away).
+    With ``class_weights`` (C,) each pixel's term is multiplied by the weight of its target class before the
+    mean. 0, with a gradient, when no pixel is labeled (an augmentation can crop every labeled pixel away).
     """
     valid = target != ignore_index
     if not bool(valid.any()):
@@ -28,9 +58,10 @@ def dense_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int, *,
     log_probs = F.log_softmax(logits.float(), dim=1)
     safe_target = torch.where(valid, target, torch.zeros_like(target))
     picked = log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)[valid]
-    if focal_gamma is not None:
-        return -(((1 - picked.exp()) ** focal_gamma) * picked).mean()
-    return -picked.mean()
+    terms = -(((1 - picked.exp()) ** focal_gamma) * picked) if focal_gamma is not None else -picked
+    if class_weights is not None:
+        terms = terms * class_weights.to(terms.device, terms.dtype)[safe_target[valid]]
+    return terms.mean()
 
 
 def set_membership(class_sets: torch.Tensor, num_classes: int) -> torch.Tensor:

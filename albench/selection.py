@@ -72,11 +72,13 @@ def top_k(scores: np.ndarray, k: int, candidates: np.ndarray | None = None) -> n
 def take_within_budget(order: np.ndarray, costs: np.ndarray, budget: int, *, overshoot: bool = False) -> np.ndarray:
     """The longest prefix of ``order`` whose clicks fit in ``budget``.
 
-    With ``overshoot`` the region that crosses the budget is kept too (the OREAL authors' code).
+    With ``overshoot``, regions are taken as long as the clicks spent before them do not exceed the budget,
+    so the region that crosses it is kept too, and a budget reached exactly still takes one more region (the
+    OREAL authors' ``count_multiClassLabeling_click`` adds a region, then stops once the clicks exceed the budget).
     """
     spent = np.cumsum(costs)
     if overshoot:
-        fits = int(np.searchsorted(spent, budget, side="left")) + 1
+        fits = int(np.searchsorted(spent, budget, side="right")) + 1
     else:
         fits = int(np.searchsorted(spent, budget, side="right"))
     return order[: min(fits, len(order))]
@@ -131,7 +133,7 @@ def validate_selection(
         raise SelectionError(f"strategy {strategy!r} returned region {int(already[0])}, which is already labeled")
     costs = costs_of(ids)
     spent = int(costs.sum())
-    within = spent <= budget or (overshoot and int(costs[:-1].sum()) < budget)
+    within = spent <= budget or (overshoot and int(costs[:-1].sum()) <= budget)
     if not within:
         raise SelectionError(
             f"strategy {strategy!r} selected {len(ids)} regions costing {spent} clicks, over the round's "

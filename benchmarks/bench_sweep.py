@@ -139,8 +139,8 @@ def main() -> None:
         "--steps",
         type=int,
         default=None,
-        help="training steps a round (default: the protocol's 250). Bookkeeping does not depend on "
-        "it, so fewer steps give an upper bound of its share, quicker",
+        help="training steps a round (default: the protocol's cap, with its early stopping). Bookkeeping does "
+        "not depend on it, so fewer steps give an upper bound of its share, quicker",
     )
     args = parser.parse_args()
     rows = measure_grid(args.runs)

@@ -13,7 +13,17 @@ from albench.run.runner import RunOptions
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-TINY_PROTOCOL = Protocol(budget=8, rounds=3, steps=3, batch_size=4, eval_batch_size=8, score_batch_size=8, threads=1)
+TINY_PROTOCOL = Protocol(
+    budget=8,
+    rounds=3,
+    steps=3,
+    batch_size=4,
+    eval_batch_size=8,
+    score_batch_size=8,
+    threads=1,
+    patience=None,
+    ema_decay=None,
+)
 TINY_CONFIG = BenchmarkConfig(
     protocol=TINY_PROTOCOL,
     dataset=ComponentChoice("toy", {"num_images": 20, "image_size": 32}),
@@ -28,6 +38,8 @@ TINY_PROTOCOL_TOML = """
 budget = 8
 rounds = 3
 steps = 3
+patience = "none"
+ema_decay = "none"
 batch_size = 4
 eval_batch_size = 8
 score_batch_size = 8

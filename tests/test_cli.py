@@ -80,7 +80,7 @@ def _typed(row: dict[str, str]) -> dict[str, object]:
     """The CSV strings as the JSON types."""
     typed: dict[str, object] = {}
     for key, value in row.items():
-        if key in ("rank", "n", "incomplete_runs"):
+        if key in ("rank", "n", "incomplete_runs", "unconverged_runs"):
             typed[key] = int(value)
         elif key in ("mean", "std"):
             typed[key] = float(value) if value else None

@@ -22,13 +22,25 @@ from albench.run.runner import execute_run
 from albench.run.spec import RunSpec, canonical_hash, resolve_run
 
 
+# The protocol fields added since the policy (each declared with ``added``); the formula before the policy
+# never saw them.
+ADDED_SINCE = {"class_weights", "precision", "channels_last"}
+
+
+def _protocol_before(protocol: Protocol) -> dict:
+    fields = {f.name: f for f in dataclasses.fields(protocol)}
+    assert all("added" in fields[name].metadata for name in ADDED_SINCE)
+    assert all(getattr(protocol, name) == fields[name].default for name in ADDED_SINCE)
+    return {k: v for k, v in dataclasses.asdict(protocol).items() if k not in ADDED_SINCE}
+
+
 def _id_before_the_policy(spec: RunSpec) -> str:
     """The run id as albench computed it before this policy: every field of every part, always."""
     return canonical_hash(
         {
             **{kind: spec.component(kind).canonical() for kind in RUN_KINDS},
             "seed": spec.seed,
-            "protocol": dataclasses.asdict(spec.protocol),
+            "protocol": _protocol_before(spec.protocol),
         }
     )
 
@@ -38,7 +50,7 @@ def _protocol_hash_before_the_policy(spec: RunSpec) -> str:
         {
             "dataset": spec.dataset.canonical(),
             "superpixels": spec.superpixels.canonical(),
-            "protocol": dataclasses.asdict(spec.protocol),
+            "protocol": _protocol_before(spec.protocol),
         }
     )
 

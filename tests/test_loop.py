@@ -275,3 +275,15 @@ def test_exports_of_two_rounds_with_equal_annotation_ids_and_times_are_both_reco
     output = cli("loop", "import", loop, second)
     assert f"{len(tasks)} answers recorded, 0 already recorded" in output
     cli("loop", "train", loop)
+
+
+def test_init_from_the_default_protocol_drops_early_stopping_and_keeps_unset_values(tmp_path, example):
+    # the default protocol early-stops (patience 3), which needs a validation split a loop does not have
+    from albench.run.protocol import DEFAULT_CONFIG, load_protocol_file
+
+    directory = tmp_path / "default-loop"
+    cli("loop", "init", directory, "--images", example / "images", "--classes", example / "classes.txt")
+    protocol = load_protocol_file(directory / "protocol.toml").protocol
+    assert DEFAULT_CONFIG.protocol.patience is not None and protocol.patience is None
+    assert protocol.ema_decay == DEFAULT_CONFIG.protocol.ema_decay
+    assert 'patience = "none"' in (directory / "protocol.toml").read_text()

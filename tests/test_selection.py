@@ -38,8 +38,10 @@ def test_take_within_budget_stops_before_the_crossing_region_unless_overshoot():
     order, costs = np.array([5, 6, 7, 8]), np.array([2, 1, 3, 1])
     assert take_within_budget(order, costs, 4).tolist() == [5, 6]
     assert take_within_budget(order, costs, 4, overshoot=True).tolist() == [5, 6, 7]
-    # landing exactly on the budget crosses nothing
-    assert take_within_budget(order, costs, 3, overshoot=True).tolist() == [5, 6]
+    # landing exactly on the budget (2 + 1 = 3): the authors' loop only stops once the clicks exceed it,
+    # so region 7 is taken too
+    assert take_within_budget(order, costs, 3, overshoot=True).tolist() == [5, 6, 7]
+    assert take_within_budget(order, costs, 3).tolist() == [5, 6]
     assert take_within_budget(order, costs, 100).tolist() == [5, 6, 7, 8]
 
 
@@ -80,6 +82,10 @@ def test_validate_allows_only_the_crossing_region_with_overshoot():
     assert _validate([0, 1], costs=costs, overshoot=True).tolist() == [0, 1]  # 2 < 3, then cross
     with pytest.raises(SelectionError, match="over the round's budget"):
         _validate([0, 1, 2], costs=costs, overshoot=True)
+    # regions 3, 4, 5 spend exactly 3 clicks; one more may follow (the authors' rule), two may not
+    assert _validate([3, 4, 5, 0], costs=costs, overshoot=True).tolist() == [3, 4, 5, 0]
+    with pytest.raises(SelectionError, match="over the round's budget"):
+        _validate([3, 4, 5, 0, 1], costs=costs, overshoot=True)
 
 
 def test_validate_rejects_non_integer_ids():

@@ -81,7 +81,8 @@ def random_pool(strategy, seed, weak):
         region_stats=region_stats, pool_stats=pool_stats,
         background_class=0, costs=rng.integers(0, 4, r).tolist() if weak else None, region_sizes=sizes,
         region_image=np.repeat(np.arange(images), per_image), edges=pairs[pairs[:, 0] != pairs[:, 1]].tolist(),
-        ground_truth=rng.choice(list(range(c)) + [255], size=r).tolist(), overshoot=bool(rng.random() < 0.5),
+        # the runner sets overshoot only where regions' costs vary (weak labels)
+        ground_truth=rng.choice(list(range(c)) + [255], size=r).tolist(), overshoot=weak and bool(rng.random() < 0.5),
         seed=int(rng.integers(0, 1000)),
     )
 

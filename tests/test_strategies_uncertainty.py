@@ -124,8 +124,10 @@ def test_weak_labels_spend_clicks_in_score_order():
     assert strategy.select(context(scores, budget=5, costs=costs)).tolist() == [1, 3]
     # with overshoot the region crossing the budget is kept
     assert strategy.select(context(scores, budget=5, costs=costs, overshoot=True)).tolist() == [1, 3, 2]
-    # a budget reached exactly stops there, overshoot or not
-    assert strategy.select(context(scores, budget=4, costs=costs, overshoot=True)).tolist() == [1, 3]
+    # a budget reached exactly (3 + 1 = 4) stops there without overshoot; with it (the authors' rule: stop
+    # once the clicks exceed the budget) region 2 is taken too
+    assert strategy.select(context(scores, budget=4, costs=costs)).tolist() == [1, 3]
+    assert strategy.select(context(scores, budget=4, costs=costs, overshoot=True)).tolist() == [1, 3, 2]
 
 
 def test_aggregation_defaults_to_the_papers_mean():

@@ -72,6 +72,8 @@ def init(
         directory = directory.resolve()
         dataset_params["classes"] = str(directory / "classes.txt")
         config = dataclasses.replace(config, dataset=ComponentChoice("images", dataset_params))
+        if config.protocol.patience is not None:  # early stopping needs a validation split, which a loop lacks
+            config = dataclasses.replace(config, protocol=config.protocol.replace(patience=None))
         workspace = Workspace.create(directory, images, classes, seed, config, image_ids)
         out.print(
             f"loop {workspace.root}: {len(image_ids)} images, {len(dataset.classes)} classes "

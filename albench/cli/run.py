@@ -82,14 +82,22 @@ def summary_table(spec: RunSpec, rows: pa.Table) -> Table:
     """The per-round summary printed after a run."""
     table = Table(title=f"{spec.strategy.label} · {spec.dataset.label} · seed {spec.seed} · run {spec.run_id}",
                   title_justify="left")
-    for column in ("round", "labeled", "clicks", "mIoU", "query s", "train s", "eval s"):
+    for column in ("round", "labeled", "clicks", "mIoU", "converged", "query s", "train s", "eval s"):
         table.add_column(column, justify="right")
     for row in sorted(rows.to_pylist(), key=lambda r: r["round"]):
         table.add_row(
             str(row["round"]), str(row["labeled_regions"]), str(row["clicks_spent"]), f"{100 * row['miou']:.1f}",
-            f"{row['time_query_s']:.1f}", f"{row['time_train_s']:.1f}", f"{row['time_eval_s']:.1f}",
+            converged_cell(row), f"{row['time_query_s']:.1f}", f"{row['time_train_s']:.1f}", f"{row['time_eval_s']:.1f}",
         )
     return table
+
+
+def converged_cell(row: dict[str, Any]) -> str:
+    """yes (early stopping ended every stage), NO (a step cap did), or ? (no validation, or an older file)."""
+    converged = row.get("converged")
+    if converged is None:
+        return "?"
+    return "yes" if converged else "[bold red]NO[/]"
 
 
 def run(

@@ -63,20 +63,37 @@ class TrainingStage(ABC):
 
     A stage with ``needs_previous_stage`` builds its targets from the previous stage's predictions: the
     runner computes them once per round, after the previous stage trained, and passes each labeled image's
-    softmax ``(C, H, W)`` as ``previous_probs``.
+    softmax ``(C, H, W)`` as ``previous_probs``. With ``needs_previous_features`` it also passes the model's
+    pixel features ``(D, H, W)`` as ``previous_features``: the input of the model's last ``Conv2d`` with C
+    output channels (its classifier), L2-normalised per pixel, then bilinearly upsampled to the image.
     """
 
     name: str = "train"
     needs_previous_stage: bool = False
+    needs_previous_features: bool = False
 
     @abstractmethod
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The ``(..., H, W) int64`` target of one image whose regions ``labeled`` are annotated."""
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor, protocol: Protocol, ignore_index: int) -> torch.Tensor:
-        """The training loss of a batch: ``logits (B, C, H, W)``, ``target (B, ..., H, W)``."""
+    def loss(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        protocol: Protocol,
+        ignore_index: int,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The training loss of a batch: ``logits (B, C, H, W)``, ``target (B, ..., H, W)``; ``class_weights``
+        (C,) from ``protocol.class_weights``, passed only for stages with dense ``(H, W)`` class targets."""
         gamma = protocol.focal_gamma if protocol.loss == "focal" else None
-        return dense_loss(logits, target, ignore_index, focal_gamma=gamma)
+        return dense_loss(logits, target, ignore_index, focal_gamma=gamma, class_weights=class_weights)
 
 
 class DenseStage(TrainingStage):
@@ -86,7 +103,13 @@ class DenseStage(TrainingStage):
     def __init__(self, scheme: LabelingScheme) -> None:
         self.scheme = scheme
 
-    def target(self, regions: RegionLabels, labeled: np.ndarray, previous_probs: np.ndarray | None) -> np.ndarray:
+    def target(
+        self,
+        regions: RegionLabels,
+        labeled: np.ndarray,
+        previous_probs: np.ndarray | None,
+        previous_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         return self.scheme.render_target(regions, labeled)
 
 
@@ -108,6 +131,19 @@ class LabelingScheme(ABC):
     def region_cost(self, classes_present: np.ndarray) -> np.ndarray:
         """Clicks to annotate regions containing ``classes_present[i]`` distinct non-void classes."""
         return np.ones(len(classes_present), dtype=np.int64)
+
+    def named_classes(self, dominant: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """``(K, C) bool``: the classes each annotated region's label names, which class-balancing strategies
+        count as the OREAL authors' code does (a region counts for every class its training target holds).
+
+        ``dominant`` is ``(K,)`` (``ignore_index`` for an all-void region), ``present`` ``(K, C) bool`` the
+        non-void classes in each region. Default: the dominant class alone; schemes that label every class of a
+        region (``weak``, ``precise``) return ``present``.
+        """
+        named = np.zeros(present.shape, dtype=bool)
+        rows = np.flatnonzero((dominant >= 0) & (dominant < present.shape[1]))
+        named[rows, dominant[rows]] = True
+        return named
 
     @abstractmethod
     def render_target(self, regions: RegionLabels, labeled: np.ndarray) -> np.ndarray:

@@ -40,11 +40,17 @@ class SelectionContext:
         region_image: ``(R,) int64`` pool image index of each region.
         region_cost: clicks that annotating each of the given regions costs.
         unit_cost: True when every region costs one click.
-        overshoot: whether the region that crosses the budget may be kept (the protocol's ``overshoot``).
+        overshoot: whether regions may be added while the clicks spent before them do not exceed the budget, so
+            the one that crosses it is kept (the protocol's ``overshoot``; always False with one click per region).
         graph: which regions touch which (built from the superpixel cache on first use).
         generator: the only source of randomness a strategy may use.
         ground_truth: ``(R,) int64`` dominant ground-truth class of every region, only for strategies
             that declare ``uses_ground_truth`` (oracle experiments); ``None`` otherwise.
+        labeled_round: ``(L,) int64``, the round whose query labeled each region of ``labeled_order`` (0: the
+            initial random set); ``None`` when unknown (then all count as one batch).
+        labeled_class_sets: ``(L, C) bool``, the classes the label of each region of ``labeled_order`` names
+            (the labeling scheme's :meth:`~albench.components.LabelingScheme.named_classes`: the dominant class,
+            or every class present for ``weak`` and ``precise``); ``None``: the one-hot of ``labeled_classes``.
     """
 
     round: int
@@ -65,10 +71,22 @@ class SelectionContext:
     graph: RegionGraph
     generator: np.random.Generator
     ground_truth: np.ndarray | None = None
+    labeled_round: np.ndarray | None = None
+    labeled_class_sets: np.ndarray | None = None
 
     @property
     def num_regions(self) -> int:
         return len(self.labeled)
+
+    def named_classes(self) -> np.ndarray:
+        """``(L, C) bool``: :attr:`labeled_class_sets`, or the one-hot of ``labeled_classes`` when absent."""
+        if self.labeled_class_sets is not None:
+            return np.asarray(self.labeled_class_sets, dtype=bool)
+        classes = np.asarray(self.labeled_classes, dtype=np.int64)
+        named = np.zeros((len(classes), self.num_classes), dtype=bool)
+        rows = np.flatnonzero((classes >= 0) & (classes < self.num_classes))
+        named[rows, classes[rows]] = True
+        return named
 
     def unlabeled_ids(self) -> np.ndarray:
         """Ids of the regions not yet annotated, ascending."""

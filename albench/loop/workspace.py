@@ -59,8 +59,9 @@ def _toml_value(value: Any) -> str:
 
 
 def _toml_table(name: str, values: Mapping[str, Any]) -> str:
-    """One ``[name]`` table; ``None`` values are left out (they are the defaults: ema_decay, patience)."""
-    lines = [f"[{name}]"] + [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
+    """One ``[name]`` table; ``None`` is written ``"none"``, which parameters that may be unset read as None
+    (TOML has no null, and a left-out key would read as its default, e.g. the default protocol's patience)."""
+    lines = [f"[{name}]"] + [f"{key} = {_toml_value('none' if v is None else v)}" for key, v in values.items()]
     return "\n".join(lines) + "\n"
 
 

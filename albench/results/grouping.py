@@ -8,7 +8,8 @@ The leaderboard, every report table and the HTML report group runs the same way 
 - a column per dataset × protocol hash (:func:`dataset_columns`): runs of different protocols are never
   averaged;
 - a cell per row × column: the value of each complete seed (:func:`collect`); incomplete runs are counted
-  apart, and a second complete run of the same seed is noted, not counted.
+  apart, and a second complete run of the same seed is noted, not counted; complete runs with a round whose
+  training did not converge are averaged and counted (the cell's ‡).
 """
 
 from __future__ import annotations
@@ -107,10 +108,12 @@ def dataset_columns(runs: Iterable[Run]) -> list[Column]:
 
 @dataclass
 class Collected(Generic[T]):
-    """Per row label and column key: the value of each complete seed, and the incomplete runs left out."""
+    """Per row label and column key: the value of each complete seed, the incomplete runs left out, and the
+    complete runs averaged although some round's training did not converge."""
 
     values: dict[str, dict[str, dict[int, T]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(dict)))
     incomplete: dict[str, dict[str, list[Run]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    unconverged: dict[str, dict[str, list[Run]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
     full_labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -123,7 +126,15 @@ class Collected(Generic[T]):
         runs = {
             run.run_id: run for by_column in self.incomplete.values() for runs in by_column.values() for run in runs
         }
-        return [f"† not averaged, incomplete: {run.describe()}" for run in runs.values()]
+        unconverged = {
+            run.run_id: run for by_column in self.unconverged.values() for runs in by_column.values() for run in runs
+        }
+        return [f"† not averaged, incomplete: {run.describe()}" for run in runs.values()] + [
+            f"‡ averaged, but training did not converge in {run.unconverged_rounds} of {run.rounds_done} rounds (a "
+            f"step cap ended it while validation mIoU was still improving): {run.strategy_label} seed {run.seed} "
+            f"on {run.dataset} (run {run.run_id})"
+            for run in unconverged.values()
+        ]
 
     def rows(
         self: Collected[float], columns: Sequence[Column], fields: Mapping[str, Mapping[str, Scalar]] | None = None
@@ -135,7 +146,9 @@ class Collected(Generic[T]):
                 label,
                 {
                     c.key: stat_cell(
-                        self.values.get(label, {}).get(c.key, {}), len(self.incomplete.get(label, {}).get(c.key, []))
+                        self.values.get(label, {}).get(c.key, {}),
+                        len(self.incomplete.get(label, {}).get(c.key, [])),
+                        len(self.unconverged.get(label, {}).get(c.key, [])),
                     )
                     for c in columns
                 },
@@ -174,4 +187,6 @@ def collect(
                     collected.notes.append(note)
                 continue
             collected.values[row][column][run.seed] = value(run)
+            if run.unconverged_rounds:
+                collected.unconverged[row][column].append(run)
     return collected

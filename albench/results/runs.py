@@ -80,6 +80,12 @@ class Run:
     dataset_params: dict[str, Any] = field(default_factory=dict)
     superpixels_params: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    converged: tuple[bool | None, ...] = field(default=())
+
+    @property
+    def unconverged_rounds(self) -> int:
+        """Rounds whose training a step cap ended while validation was still improving (None: not known)."""
+        return sum(1 for verdict in self.converged if verdict is False)
 
     @property
     def num_classes(self) -> int:
@@ -201,6 +207,7 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
         dataset_params=_json(last["dataset_params"]),
         superpixels_params=_json(last["superpixels_params"]),
         environment={key: str(last[key]) for key in ENVIRONMENT if last.get(key)},
+        converged=tuple(r.get("converged") for r in rows),
     )
 
 

@@ -44,7 +44,8 @@ class Cell:
     """A mean ± sample standard deviation over ``n`` values (seeds, or seed pairs).
 
     ``mean`` is NaN when there is no value; ``std`` is NaN for fewer than two values or a published
-    number. ``incomplete`` counts runs left out of the mean because they lack rounds.
+    number. ``incomplete`` counts runs left out of the mean because they lack rounds; ``unconverged`` the
+    runs in the mean with a round whose training did not converge.
     """
 
     mean: float = math.nan
@@ -52,6 +53,7 @@ class Cell:
     n: int = 0
     seeds: tuple[int, ...] = ()
     incomplete: int = 0
+    unconverged: int = 0
     bold: bool = False
     underline: bool = False
 
@@ -60,14 +62,14 @@ class Cell:
         return math.isnan(self.mean)
 
 
-def stat_cell(values: Mapping[int, float], incomplete: int = 0) -> Cell:
+def stat_cell(values: Mapping[int, float], incomplete: int = 0, unconverged: int = 0) -> Cell:
     """The cell of per-seed ``values`` (seed → value): mean, sample std (ddof 1), n and seeds."""
     seeds = tuple(sorted(values))
     array = np.array([values[s] for s in seeds], dtype=np.float64)
     if array.size == 0:
-        return Cell(incomplete=incomplete)
+        return Cell(incomplete=incomplete, unconverged=unconverged)
     std = float(array.std(ddof=1)) if array.size > 1 else math.nan
-    return Cell(float(array.mean()), std, int(array.size), seeds, incomplete)
+    return Cell(float(array.mean()), std, int(array.size), seeds, incomplete, unconverged)
 
 
 @dataclass(frozen=True)
@@ -212,12 +214,13 @@ def cell_count(cell: Cell, show_counts: bool) -> str:
 
 
 def cell_flag(cell: Cell) -> str:
-    """`` †`` when incomplete runs were left out of the cell, else nothing."""
-    return " †" if cell.incomplete else ""
+    """`` †`` when incomplete runs were left out of the cell, `` ‡`` when a run in its mean did not converge
+    in some round; else nothing."""
+    return (" †" if cell.incomplete else "") + (" ‡" if cell.unconverged else "")
 
 
 def cell_suffix(cell: Cell, show_counts: bool) -> str:
-    """What follows a cell's value: its count where counts differ, then its incomplete-runs flag."""
+    """What follows a cell's value: its count where counts differ, then its incomplete and unconverged flags."""
     return cell_count(cell, show_counts) + cell_flag(cell)
 
 

@@ -1,8 +1,8 @@
 """The pool: every superpixel of the training images, numbered globally, and which are labeled.
 
 Region ``r`` of pool image ``i`` with local id ``k`` has global id ``offsets[i] + k``. Per region the pool
-keeps only three small numbers from the ground truth (dominant class, number of classes present, size),
-so its memory grows with the number of superpixels, not pixels. It also sums the pool's dominant-label
+keeps only a few small numbers from the ground truth (dominant class, number of classes present, size, and
+the classes present as a bit set), so its memory grows with the number of superpixels, not pixels. It also sums the pool's dominant-label
 confusion matrix (the label-quality ceiling of :mod:`albench.run.label_quality`) on the way.
 """
 
@@ -33,13 +33,14 @@ class Pool:
     ignore_index: int
     labeled: np.ndarray
     dominant_confusion: np.ndarray
+    region_present_bits: np.ndarray
     _order: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def build(cls, store: SuperpixelStore, image_ids: tuple[str, ...], progress: Progress | None = None) -> Pool:
         """Summarise every pool image's regions (computing superpixels where the cache lacks them)."""
         dataset = store.dataset
-        counts, dominant, present, size = [], [], [], []
+        counts, dominant, present, size, bits = [], [], [], [], []
         confusion = np.zeros((dataset.num_classes, dataset.num_classes), dtype=np.int64)
         for entry in store.ensure(list(image_ids), progress):
             histogram = entry.histogram
@@ -47,6 +48,7 @@ class Pool:
             counts.append(entry.num_regions)
             dominant.append(dominant_classes(histogram, dataset.ignore_index))
             present.append((histogram > 0).sum(axis=1))
+            bits.append(np.packbits(histogram > 0, axis=1))
             size.append(np.bincount(entry.labels.reshape(-1), minlength=entry.num_regions))
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(
@@ -59,6 +61,7 @@ class Pool:
             ignore_index=dataset.ignore_index,
             labeled=np.zeros(int(offsets[-1]), dtype=bool),
             dominant_confusion=confusion,
+            region_present_bits=np.concatenate(bits),
         )
 
     @property
@@ -91,6 +94,16 @@ class Pool:
     def labeled_order(self) -> np.ndarray:
         """Every labeled region id, in the order the regions were labeled."""
         return np.concatenate(self._order) if self._order else np.empty(0, dtype=np.int64)
+
+    def labeled_round(self) -> np.ndarray:
+        """``(L,)``: the round whose query labeled each region of :meth:`labeled_order` (0: the initial set)."""
+        rounds = [np.full(len(batch), index, dtype=np.int64) for index, batch in enumerate(self._order)]
+        return np.concatenate(rounds) if rounds else np.empty(0, dtype=np.int64)
+
+    def classes_present(self, region_ids: np.ndarray) -> np.ndarray:
+        """``(n, C) bool``: the non-void classes in each of ``region_ids``."""
+        bits = self.region_present_bits[np.asarray(region_ids, dtype=np.int64)]
+        return np.unpackbits(bits, axis=1, count=self.num_classes).astype(bool)
 
     def labeled_class_counts(self) -> np.ndarray:
         """n_c: labeled regions per dominant ground-truth class (all-void regions count for none)."""

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from albench.components import RUN_KINDS
 from albench.errors import ParameterError, ProtocolError, os_error_message
-from albench.params import resolve_params
+from albench.params import added, resolve_params
 
 __all__ = [
     "BUNDLED_PROTOCOLS",
@@ -45,10 +45,15 @@ class Protocol:
     ``budget`` is Q, the clicks spent per round; the initial labeled set holds Q random regions.
     ``steps`` optimizer steps train each round, warm-started from the previous round's model when
     ``warm_start`` (the OREAL authors' protocol), else from the same initial weights.
-    ``overshoot`` keeps the region that crosses the click budget (the authors' code).
+    ``overshoot`` spends clicks as the OREAL authors' multi-class loop does: regions are added while the clicks
+    spent before them do not exceed the budget, so the region that crosses it is kept (with one click per
+    region it changes nothing).
     ``patience`` turns ``steps`` into a maximum: every ``eval_every`` steps the model is scored on the
     validation split, and a round's training stops after ``patience`` checks without a better validation
     mIoU, keeping the best weights (the OREAL authors: patience 10). ``None`` trains every step.
+    ``class_weights`` weighs each labeled pixel's loss by its class (``inverse-sqrt``: ∝ f_c^(−1/2) of the
+    labeled pixels' class frequencies f_c, recomputed every round; ``inverse``: ∝ 1/f_c; mean weight 1), so
+    long-tailed classes are not left unlearned; it applies to stages with dense targets.
     ``metric`` picks the mIoU convention of the ``miou`` column: ``standard`` leaves out classes absent
     from both ground truth and prediction; ``paper`` is the OREAL code's (absent from ground truth → IoU
     1, background left out). The confusion matrix is recorded either way.
@@ -61,14 +66,16 @@ class Protocol:
     budget: int = 300
     rounds: int = 6
     warm_start: bool = True
-    steps: int = 250
+    steps: int = 1000
     batch_size: int = 8
     lr: float = 2e-3
     weight_decay: float = 0.0
     optimizer: Literal["adam", "sgd"] = "adam"
     loss: Literal["ce", "focal"] = "ce"
     focal_gamma: float = 2.0
-    ema_decay: float | None = None
+    # Fields added after results were recorded: left out of run ids while they hold their default.
+    class_weights: Literal["none", "inverse-sqrt", "inverse"] = added("none", since="0.1.0")
+    ema_decay: float | None = 0.99
     augment: bool = True
     eval_batch_size: int = 32
     score_batch_size: int = 32
@@ -77,10 +84,10 @@ class Protocol:
     num_workers: int = 0
     overshoot: bool = False
     metric: Literal["standard", "paper"] = "standard"
-    patience: int | None = None
-    eval_every: int = 100
-    precision: Literal["fp32", "bf16"] = "fp32"
-    channels_last: bool = False
+    patience: int | None = 3
+    eval_every: int = 50
+    precision: Literal["fp32", "bf16"] = added("fp32", since="0.1.0")
+    channels_last: bool = added(False, since="0.1.0")
 
     def __post_init__(self) -> None:
         positive = ("budget", "rounds", "batch_size", "eval_batch_size", "score_batch_size", "threads", "eval_every")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,7 +52,17 @@ from albench.run.pool_scoring import score_pool
 from albench.run.progress import NullProgress, Progress
 from albench.run.spec import RunSpec, open_component
 from albench.run.superpixel_cache import SuperpixelStore, image_cache_directory
-from albench.run.training import LabeledImages, RegionsOf, StageModel, round_seed, stage_targets, train_round
+from albench.run.training import (
+    LabeledImages,
+    RegionsOf,
+    StageModel,
+    TrainingReport,
+    convergence_columns,
+    describe_training,
+    round_seed,
+    stage_targets,
+    train_round,
+)
 from albench.selection import take_within_budget, validate_selection
 
 __all__ = ["RunOptions", "RunOutcome", "execute_run", "resolve_device"]
@@ -196,6 +207,12 @@ class _Run:
                 row.setdefault(column, value)
         return checkpoint.rows
 
+    @property
+    def overshoot(self) -> bool:
+        """The protocol's ``overshoot``, for labeling schemes whose regions cost different numbers of clicks: the
+        authors' click loop exists only for multi-class labels; with one click per region a round takes Q."""
+        return self.protocol.overshoot and not self.parts.labeling.unit_cost
+
     def costs(self, region_ids: np.ndarray) -> np.ndarray:
         return self.parts.labeling.region_cost(self.pool.region_classes[region_ids])
 
@@ -207,7 +224,7 @@ class _Run:
             order = numpy_generator(self.spec.seed, "initial").permutation(self.pool.num_regions)
             if strategy.labels_whole_pool:
                 return order.astype(np.int64)
-            return take_within_budget(order, self.costs(order), self.protocol.budget, overshoot=self.protocol.overshoot)
+            return take_within_budget(order, self.costs(order), self.protocol.budget, overshoot=self.overshoot)
         statistics = strategy.statistics(self.parts.dataset.num_classes)
         region_stats: dict[str, np.ndarray] = {}
         pool_stats: dict[str, np.ndarray] = {}
@@ -235,13 +252,16 @@ class _Run:
             labeled_order=order, labeled_classes=self.pool.region_dominant[order],
             labeled_class_counts=self.pool.labeled_class_counts(), region_stats=region_stats,
             pool_stats=pool_stats, region_sizes=self.pool.region_size, region_image=self.pool.region_image,
-            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.protocol.overshoot,
+            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.overshoot,
             graph=self.graph, generator=numpy_generator(self.spec.seed, "query", round_index),
             ground_truth=self.pool.region_dominant.copy() if strategy.uses_ground_truth else None,
+            labeled_round=self.pool.labeled_round(),
+            labeled_class_sets=self.parts.labeling.named_classes(self.pool.region_dominant[order],
+                                                                 self.pool.classes_present(order)),
         )
         return validate_selection(
             strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,
-            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.protocol.overshoot,
+            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.overshoot,
         )
 
     def validation_miou(self, model: nn.Module) -> float:
@@ -252,10 +272,12 @@ class _Run:
         check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
-    def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float]:
-        """Train every stage in order, evaluating each; return the confusion matrices and the times."""
+    def train_and_evaluate(self, round_index: int) -> tuple[list[np.ndarray], float, float, list[TrainingReport]]:
+        """Train every stage in order, evaluating each; return the confusion matrices, the times and how each
+        stage's training went."""
         items = [(self.split.pool[i], local) for i, local in self.pool.labeled_by_image().items()]
         confusions: list[np.ndarray] = []
+        reports: list[TrainingReport] = []
         train_time = eval_time = 0.0
         for index, (stage, stage_model) in enumerate(zip(self.stages, self.models)):
             label = f"round {round_index}: {stage.name}" if len(self.stages) > 1 else f"round {round_index}"
@@ -269,9 +291,10 @@ class _Run:
                                         description=f"{label}: targets from the previous stage", regions=self.regions)
             data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
                                  self.regions)
-            train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
+            report = train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
                         device=self.device, progress=self.progress,
                         description=f"{label}: train", validate=self.validation_miou)
+            reports.append(report)
             trained = time.perf_counter()
             if not self.split.evaluation:  # an annotation loop without evaluation masks
                 train_time += trained - started
@@ -286,10 +309,10 @@ class _Run:
                          self.parts.dataset.ignore_index)
             train_time += trained - started
             eval_time += time.perf_counter() - trained
-        return confusions, train_time, eval_time
+        return confusions, train_time, eval_time, reports
 
     def row(self, round_index: int, added: np.ndarray, confusions: list[np.ndarray], times: dict[str, float],
-            clicks_before: int) -> dict[str, Any]:
+            clicks_before: int, reports: Sequence[TrainingReport] = ()) -> dict[str, Any]:
         spec, dataset = self.spec, self.parts.dataset
         confusion = confusions[-1]
         images, local = self.pool.locate(added)
@@ -313,7 +336,8 @@ class _Run:
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
-            confusion=confusion.reshape(-1).tolist(), **times, **self.environment, **self.distributions,
+            confusion=confusion.reshape(-1).tolist(), **convergence_columns(reports), **times, **self.environment,
+            **self.distributions,
         )
         return row
 
@@ -368,13 +392,13 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
             added = run.query(round_index)
             run.pool.mark_labeled(added)
             queried = time.perf_counter()
-            confusions, train_time, eval_time = run.train_and_evaluate(round_index)
+            confusions, train_time, eval_time, reports = run.train_and_evaluate(round_index)
             times = {"time_query_s": queried - started, "time_train_s": train_time, "time_eval_s": eval_time}
-            rows.append(run.row(round_index, added, confusions, times, clicks_before))
+            rows.append(run.row(round_index, added, confusions, times, clicks_before, reports))
             save_checkpoint(partial, run.checkpoint(rows))
             progress.log(
                 f"{spec.strategy.label} seed {spec.seed} round {round_index}: mIoU {100 * rows[-1]['miou']:.1f}, "
-                f"{rows[-1]['labeled_regions']} regions labeled"
+                f"{rows[-1]['labeled_regions']} regions labeled; {describe_training(reports, [s.name for s in run.stages])}"
             )
     except StorageError:
         raise  # the disk, not the input: keep the checkpoint to resume from

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,18 @@ from torch.utils.data import DataLoader, Sampler
 
 from albench.components import Dataset, RegionLabels, TrainingStage
 from albench.determinism import derive_seed, seed_worker, torch_generator
+from albench.losses import class_weights
 from albench.run.execution import Execution
+from albench.run.features import logits_and_features
 from albench.run.progress import Progress
 from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
 
-__all__ = ["EarlyStopping", "LabeledImages", "RegionsOf", "ground_truth_regions", "SeededSampler", "StageModel", "image_tensor", "stage_targets", "train_round", "update_ema"]
+__all__ = [
+    "EarlyStopping", "LabeledImages", "RegionsOf", "SeededSampler", "StageModel", "TrainingReport",
+    "convergence_columns", "describe_training", "ground_truth_regions", "image_tensor", "stage_targets",
+    "train_round", "update_ema",
+]
 
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
@@ -68,6 +75,18 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
             return self.targets[image_id]
         return self.stage.target(self.regions(image_id), labeled, None)
 
+    def class_pixel_counts(self, num_classes: int) -> np.ndarray | None:
+        """Labeled (non-ignored) target pixels per class over every item, unaugmented; None when the stage's
+        targets are not ``(H, W)`` class maps (e.g. weak labels' class sets)."""
+        counts = np.zeros(num_classes, dtype=np.int64)
+        for image_id, labeled in self.items:
+            target = self.target(image_id, labeled)
+            if target.ndim != 2:
+                return None
+            valid = target[(target >= 0) & (target < num_classes)]
+            counts += np.bincount(valid.reshape(-1), minlength=num_classes)
+        return counts
+
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         index, seed = key
         image_id, labeled = self.items[index]
@@ -83,18 +102,26 @@ def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, stor
                   items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
                   description: str, regions: RegionsOf | None = None,
                   execution: Execution | None = None) -> dict[str, np.ndarray]:
-    """Targets of a stage built from the previous stage's predictions, image by image (unaugmented)."""
+    """Targets of a stage built from the previous stage's predictions, image by image (unaugmented); with the
+    model's pixel features too when the stage asks for them (:mod:`albench.run.features`)."""
     regions_of = regions or ground_truth_regions(dataset, store)
     execution = execution or Execution(device)
     model.eval()
     targets: dict[str, np.ndarray] = {}
     with progress.task(description, total=len(items)) as advance:
         for image_id, labeled in items:
-            image = dataset.load(image_id).image
+            image = execution.images(torch.from_numpy(np.ascontiguousarray(dataset.load(image_id).image))[None])
+            features = None
             with execution.autocast():
-                logits = model(execution.images(torch.from_numpy(np.ascontiguousarray(image))[None]))
-            probs = torch.softmax(logits.float(), dim=1)[0]
-            targets[image_id] = stage.target(regions_of(image_id), labeled, probs.cpu().numpy())
+                if stage.needs_previous_features:
+                    logits, features = logits_and_features(model, image, dataset.num_classes)
+                else:
+                    logits = model(image)
+            probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+            if features is None:
+                targets[image_id] = stage.target(regions_of(image_id), labeled, probs)
+            else:
+                targets[image_id] = stage.target(regions_of(image_id), labeled, probs, features[0].cpu().numpy())
             advance(1)
     return targets
 
@@ -174,6 +201,81 @@ def _optimizer(model: nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=protocol.lr, weight_decay=protocol.weight_decay)
 
 
+@dataclass(frozen=True)
+class TrainingReport:
+    """How one stage trained in one round: steps taken, why it stopped, and its validation curve.
+
+    ``stop``: ``patience`` (validation stopped improving: converged), ``step-cap`` (every ``protocol.steps``
+    step ran; with validation that means it was still improving within the last ``patience`` checks) or
+    ``no-training`` (no steps or no labeled image).
+    """
+
+    steps: int
+    stop: str
+    val_steps: tuple[int, ...] = ()
+    val_scores: tuple[float, ...] = ()
+
+    @property
+    def validated(self) -> bool:
+        return bool(self.val_scores)
+
+    @property
+    def best(self) -> float | None:
+        return max(self.val_scores) if self.val_scores else None
+
+    @property
+    def best_step(self) -> int | None:
+        return self.val_steps[self.val_scores.index(max(self.val_scores))] if self.val_scores else None
+
+    @property
+    def last(self) -> float | None:
+        return self.val_scores[-1] if self.val_scores else None
+
+    @property
+    def converged(self) -> bool | None:
+        """True when early stopping ended the round; False when the step cap did; None without validation."""
+        if not self.validated:
+            return None
+        return self.stop == "patience"
+
+
+def convergence_columns(reports: Sequence[TrainingReport]) -> dict[str, Any]:
+    """The results columns of a round's training: per stage (lists, in stage order) why it stopped, its steps
+    and its validation curve's best and last; ``converged`` when every stage stopped early (None when some
+    stage had no validation, so nothing is known)."""
+    verdicts = [report.converged for report in reports]
+    return {
+        "converged": None if not reports or None in verdicts else all(verdicts),
+        "train_stop": [report.stop for report in reports],
+        "train_steps": [report.steps for report in reports],
+        "val_best": [report.best for report in reports],
+        "val_best_step": [report.best_step for report in reports],
+        "val_last": [report.last for report in reports],
+    }
+
+
+def describe_training(reports: Sequence[TrainingReport], names: Sequence[str] = ()) -> str:
+    """One line for the run's output: did each stage's training converge, and why did it stop."""
+    parts = []
+    for index, report in enumerate(reports):
+        prefix = f"{names[index]}: " if len(reports) > 1 and index < len(names) else ""
+        if report.stop == "no-training":
+            parts.append(f"{prefix}no training")
+        elif not report.validated:
+            parts.append(f"{prefix}trained {report.steps} steps, convergence unknown (no validation: set protocol.patience)")
+        elif report.converged:
+            parts.append(
+                f"{prefix}converged: stopped at step {report.steps}, validation mIoU best {100 * (report.best or 0):.1f} "
+                f"at step {report.best_step}"
+            )
+        else:
+            parts.append(
+                f"{prefix}NOT converged: the {report.steps}-step cap ended training with validation mIoU "
+                f"{100 * (report.last or 0):.1f} (best {100 * (report.best or 0):.1f} at step {report.best_step})"
+            )
+    return "; ".join(parts)
+
+
 class EarlyStopping:
     """Keeps the weights with the best validation score; says when ``patience`` checks brought none better."""
 
@@ -184,10 +286,12 @@ class EarlyStopping:
         self.best = -math.inf
         self.best_state: dict[str, Any] | None = None
         self.checks_without_gain = 0
+        self.scores: list[float] = []
 
     def check(self) -> bool:
         """Score the current weights; True when training should stop."""
         score = self.validate(self.stage_model.eval_model)
+        self.scores.append(score)
         if score > self.best:
             self.best, self.checks_without_gain = score, 0
             self.best_state = copy.deepcopy(self.stage_model.state())
@@ -203,7 +307,7 @@ class EarlyStopping:
 
 def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int,
                 device: torch.device, progress: Progress, description: str,
-                validate: Callable[[nn.Module], float] | None = None) -> None:
+                validate: Callable[[nn.Module], float] | None = None) -> TrainingReport:
     """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).
 
     ``seed`` must already identify the round and stage: sampling and augmentation derive from it. With
@@ -211,7 +315,7 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
     steps and the round ends early, with the best weights, once it stops improving.
     """
     if protocol.steps == 0 or len(data) == 0:
-        return
+        return TrainingReport(steps=0, stop="no-training")
     stopper = None
     if protocol.patience is not None and validate is not None:
         stopper = EarlyStopping(stage_model, validate, protocol.patience)
@@ -223,26 +327,42 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
         worker_init_fn=seed_worker, generator=torch_generator(seed, "workers"), persistent_workers=False,
         pin_memory=execution.pin_memory,
     )
+    weights: dict[str, torch.Tensor] = {}
+    if protocol.class_weights != "none":
+        counts = data.class_pixel_counts(data.dataset.num_classes)
+        if counts is not None:
+            weights["class_weights"] = execution.to_device(
+                torch.from_numpy(class_weights(counts, protocol.class_weights)).float()
+            )
     model = stage_model.model
     optimizer = _optimizer(model, protocol)
     model.train()
+    steps, stop, checked = 0, "step-cap", []
     with progress.task(description, total=protocol.steps) as advance:
         for step, (images, targets) in enumerate(loader, start=1):
             with execution.autocast():
                 logits = model(execution.inputs(images))
             # The loss in float32 (a no-op in fp32): bf16 logits would round the loss and its gradient.
-            loss = data.stage.loss(logits.float(), execution.to_device(targets), protocol, data.dataset.ignore_index)
+            loss = data.stage.loss(
+                logits.float(), execution.to_device(targets), protocol, data.dataset.ignore_index, **weights
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             if stage_model.ema is not None and stage_model.ema_decay is not None:
                 update_ema(stage_model.ema, model, stage_model.ema_decay)
             advance(1)
-            if stopper is not None and (step % protocol.eval_every == 0 or step == protocol.steps) and stopper.check():
-                break
+            steps = step
+            if stopper is not None and (step % protocol.eval_every == 0 or step == protocol.steps):
+                checked.append(step)
+                if stopper.check():
+                    stop = "patience"
+                    break
     if stopper is not None:
         stopper.restore_best()
     model.eval()
+    scores = tuple(stopper.scores) if stopper is not None else ()
+    return TrainingReport(steps=steps, stop=stop, val_steps=tuple(checked), val_scores=scores)
 
 
 def round_seed(seed: int, round_index: int, stage_index: int) -> int:

@@ -33,6 +33,8 @@ def selection_context(
     edges: np.ndarray | list[tuple[int, int]] | None = None,
     ground_truth: np.ndarray | list[int] | None = None,
     overshoot: bool = False,
+    labeled_round: np.ndarray | list[int] | None = None,
+    labeled_class_sets: np.ndarray | list[list[bool]] | None = None,
     seed: int = 0,
     round: int = 0,
     ignore_index: int = 255,
@@ -41,7 +43,9 @@ def selection_context(
 
     ``labeled`` lists the labeled region ids in labeling order and ``labeled_classes`` their dominant
     classes (from which n_c is counted, unless ``class_counts`` gives n_c directly); ``costs`` are clicks per region (default: one each, and
-    ``unit_cost``); ``edges`` are global adjacency pairs.
+    ``unit_cost``); ``edges`` are global adjacency pairs. ``labeled_round`` gives the round that labeled each
+    region of ``labeled``, ``labeled_class_sets`` the ``(L, C)`` classes each label names (default: the
+    dominant class).
     """
     order = np.asarray(labeled if labeled is not None else [], dtype=np.int64)
     classes = np.asarray(
@@ -67,6 +71,10 @@ def selection_context(
     extra: dict[str, Any] = {}
     if ground_truth is not None:
         extra["ground_truth"] = np.asarray(ground_truth, dtype=np.int64)
+    if labeled_round is not None:
+        extra["labeled_round"] = np.asarray(labeled_round, dtype=np.int64)
+    if labeled_class_sets is not None:
+        extra["labeled_class_sets"] = np.asarray(labeled_class_sets, dtype=bool).reshape(len(order), num_classes)
     return SelectionContext(
         round=round,
         budget=budget,

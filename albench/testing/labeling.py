@@ -16,6 +16,14 @@ from albench.testing._pool import TinyPool, tiny_pool
 __all__ = ["check_labeling_scheme"]
 
 
+def _features(shape: tuple[int, ...], index: int, dim: int = 8) -> np.ndarray:
+    """``(dim, H, W)`` float32 pixel features, L2-normalised per pixel as the runner passes them: a fixed
+    random map per image, for stages with ``needs_previous_features``."""
+    features = np.random.default_rng(index).standard_normal((dim, *shape)).astype(np.float32)
+    normalised: np.ndarray = features / np.linalg.norm(features, axis=0, keepdims=True)
+    return normalised
+
+
 def _check_costs(contract: Contract, scheme: LabelingScheme, pool: TinyPool) -> None:
     present = np.concatenate([np.arange(pool.num_classes + 1), pool.classes_present]).astype(np.int64)
     before = present.copy()
@@ -114,10 +122,11 @@ def _check_stages(contract: Contract, scheme: LabelingScheme, pool: TinyPool, rn
         for index, regions in enumerate(pool.regions):
             labeled = _labeled_sets(regions, rng)[1]
             previous = pool.probs[index].numpy().copy() if stage.needs_previous_stage else None
-            before = snapshot((regions, labeled, previous))
+            features = _features(regions.mask.shape, index) if stage.needs_previous_features else None
+            before = snapshot((regions, labeled, previous, features))
             with contract.calling("builds stage targets", f"{where}: target()"), global_seeds(11):
-                target = stage.target(regions, labeled, previous)
-            moved = changed(before, (regions, labeled, previous))
+                target = stage.target(regions, labeled, previous, features)
+            moved = changed(before, (regions, labeled, previous, features))
             contract.check(moved is None, "leaves its inputs unchanged", f"{where}: target() modified {moved}")
             contract.check(
                 isinstance(target, np.ndarray)
@@ -129,7 +138,7 @@ def _check_stages(contract: Contract, scheme: LabelingScheme, pool: TinyPool, rn
                 f"{type(target).__name__} {getattr(target, 'shape', '')} {getattr(target, 'dtype', '')}",
             )
             with global_seeds(12):
-                again = stage.target(regions, labeled, previous)
+                again = stage.target(regions, labeled, previous, features)
             contract.check(
                 np.array_equal(target, again),
                 "is deterministic",

@@ -134,7 +134,7 @@ def _check_selection(
     )
     costs = context.region_cost(ids)
     spent = int(costs.sum())
-    within = spent <= context.budget or (context.overshoot and int(costs[:-1].sum()) < context.budget)
+    within = spent <= context.budget or (context.overshoot and int(costs[:-1].sum()) <= context.budget)
     contract.check(
         within,
         "stays within the click budget",

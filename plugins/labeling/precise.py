@@ -16,6 +16,10 @@ class PreciseLabeling(LabelingScheme):
     version = "1"
     unit_cost = True
 
+    def named_classes(self, dominant: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Every class of the region: its training target holds them all."""
+        return present
+
     def render_target(self, regions: RegionLabels, labeled: np.ndarray) -> np.ndarray:
         chosen = np.zeros(regions.histogram.shape[0], dtype=bool)
         chosen[labeled] = True

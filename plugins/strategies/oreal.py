@@ -37,19 +37,52 @@ class OrealParams:
     percentile_method: PercentileMethod = "linear"
 
 
-def first_seen_rank(labeled_classes: np.ndarray, num_classes: int, unrecorded: int | None) -> np.ndarray:
-    """rank[c]: position of class c when classes are listed by first appearance in ``labeled_classes``
-    (void and ``unrecorded`` skipped), followed by the classes never seen, in index order."""
-    classes = np.asarray(labeled_classes, dtype=np.int64)
-    keep = (classes >= 0) & (classes < num_classes)
+def authors_walk(labeled_order: np.ndarray, labeled_round: np.ndarray | None, region_image: np.ndarray) -> np.ndarray:
+    """Positions in ``labeled_order`` in the order the OREAL authors' code walks the labeled regions.
+
+    Images in pool order (global ids are image-major). Within an image, the code's per-image list of region
+    ids: the initial set's regions in labeling order, then after each query ``list(set(list + picks))``
+    (simple_AL ``main.py``), whose order is CPython's set order over the local superpixel ids, reproduced here
+    with a Python set built the same way.
+    """
+    order = np.asarray(labeled_order, dtype=np.int64)
+    rounds = (
+        np.zeros(len(order), dtype=np.int64) if labeled_round is None else np.asarray(labeled_round, dtype=np.int64)
+    )
+    images = np.asarray(region_image, dtype=np.int64)[order]
+    local = order - np.searchsorted(region_image, images, side="left")
+    position = {(int(i), int(k)): p for p, (i, k) in enumerate(zip(images, local, strict=True))}
+    lists: dict[int, list[int]] = {}
+    for round_index in np.unique(rounds):
+        picks: dict[int, list[int]] = {}
+        for p in np.flatnonzero(rounds == round_index):
+            picks.setdefault(int(images[p]), []).append(int(local[p]))
+        for image, ids in picks.items():
+            lists[image] = ids if round_index == 0 else list(set(lists.get(image, []) + ids))
+    return np.asarray([position[(image, k)] for image in sorted(lists) for k in lists[image]], dtype=np.int64)
+
+
+def first_seen_rank(named: np.ndarray, unrecorded: int | None) -> np.ndarray:
+    """rank[c]: position of class c when classes are listed by first appearance in ``named`` (``(L, C) bool``,
+    rows in walk order, classes of a row in index order; ``unrecorded`` skipped), then the classes never seen,
+    in index order."""
+    named = np.asarray(named, dtype=bool).copy()
+    num_classes = named.shape[1]
     if unrecorded is not None:
-        keep &= classes != unrecorded
-    classes = classes[keep]
-    unique, first = np.unique(classes, return_index=True)
-    seen = unique[np.argsort(first, kind="stable")]
-    never_seen = np.setdiff1d(np.arange(num_classes), seen)
+        named[:, unrecorded] = False
+    seen = named.any(axis=0)
+    first_row = np.where(seen, named.argmax(axis=0) if len(named) else 0, len(named))
+    listed = np.lexsort((np.arange(num_classes), first_row))
     rank = np.empty(num_classes, dtype=np.int64)
-    rank[np.concatenate([seen, never_seen])] = np.arange(num_classes)
+    rank[listed] = np.arange(num_classes)
+    return rank
+
+
+def index_rank(num_classes: int, last: int | None) -> np.ndarray:
+    """rank[c]: classes in index order, with ``last`` (if any) moved to the end."""
+    listed = [c for c in range(num_classes) if c != last] + ([] if last is None else [last])
+    rank = np.empty(num_classes, dtype=np.int64)
+    rank[listed] = np.arange(num_classes)
     return rank
 
 
@@ -64,7 +97,7 @@ class Oreal(Strategy):
     """OREAL (Wu et al.): per-class batches ranked by one-vs-rest entropy, sized to balance the classes."""
 
     name = "oreal"
-    version = "2"
+    version = "3"
     Params = OrealParams
 
     def statistics(self, num_classes: int) -> tuple[RegionStatistic, ...]:
@@ -82,14 +115,22 @@ class Oreal(Strategy):
 
     def allocation(self, context: SelectionContext) -> tuple[np.ndarray, list[int]]:
         """δ for this round, and the order in which classes pick their regions."""
-        counts = context.labeled_class_counts.astype(np.int64).copy()
         background = self._oversampled_background(context)
-        if background is not None:
-            counts[background] = 0
         if self.params.tie_order == "index":
+            counts = context.labeled_class_counts.astype(np.int64).copy()
+            if background is not None:
+                counts[background] = 0
             delta, _ = allocate_items(counts, context.budget)
             return delta, [int(c) for c in np.flatnonzero(delta)]
-        rank = first_seen_rank(context.labeled_classes, context.num_classes, background)
+        named = context.named_classes()
+        counts = named.sum(axis=0).astype(np.int64)
+        if background is not None:
+            counts[background] = 0
+        if context.unit_cost:
+            walk = authors_walk(context.labeled_order, context.labeled_round, context.region_image)
+            rank = first_seen_rank(named[walk], background)
+        else:
+            rank = index_rank(context.num_classes, background)
         return allocate_items(counts, context.budget, rank)
 
     def items_per_class(self, context: SelectionContext) -> np.ndarray:
