@@ -105,3 +105,21 @@ def test_cell_text_and_suffix():
     assert cell_text(cell, 1) == "51.2 ± 3.5" and cell_text(Cell(mean=40.0), 2) == "40.00"
     assert cell_text(Cell(), 1) == "–"
     assert cell_suffix(cell, show_counts=True) == " (2) †" and cell_suffix(cell, show_counts=False) == " †"
+
+
+def test_the_committed_fixtures_are_what_make_fixtures_writes(tmp_path):
+    """A schema or Protocol change that moves the fixtures' ids or rows shows here: rerun
+    ``python tests/fixtures/make_fixtures.py`` and commit what it writes."""
+    import pyarrow.parquet as pq
+    from fixtures.make_fixtures import HERE, main
+
+    main(tmp_path)
+
+    def files(root):
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix != ".py")
+
+    committed = [f for f in files(HERE) if not f.startswith("__pycache__")]
+    assert files(tmp_path) == committed
+    for name in committed:
+        if name.endswith(".parquet"):
+            assert pq.read_table(tmp_path / name).to_pylist() == pq.read_table(HERE / name).to_pylist(), name

@@ -21,7 +21,6 @@ from albench.run.protocol import Protocol
 from albench.run.runner import execute_run
 from albench.run.spec import RunSpec, canonical_hash, resolve_run
 
-
 # The protocol fields added since the policy (each declared with ``added``); the formula before the policy
 # never saw them.
 ADDED_SINCE = {"class_weights", "precision", "channels_last"}

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixtures.make_fixtures import fixture_run_id
 from html_tables import read_page, rich_tables
 from typer.testing import CliRunner
 
@@ -65,7 +66,7 @@ def test_runs_in_progress_are_marked(page):
     assert "2 runs are in progress or incomplete" in page
     runs = next(t for t in read_page(page).tables if t.caption == "22 runs")
     status = {row[0]: row[6] for row in runs.rows}
-    assert status["11c60ee094d77a21"] == "in progress" and status["2950088cbcf4f583"] == "incomplete"
+    assert status[fixture_run_id("toy", "oreal", 2)] == "in progress" and status[fixture_run_id("cityscapes", "bvsb", 2)] == "incomplete"
     assert list(status.values()).count("complete") == 20
     assert "2 runs not drawn (not complete)" in page
 
@@ -86,7 +87,7 @@ def test_curves_are_inline_svg_with_toggles_for_each_strategy(page):
 
 
 def test_one_run_is_enough(tmp_path):
-    (only,) = [r for r in load_runs(RUNS).runs if r.run_id == "01bd63e23eac7f32"]
+    (only,) = [r for r in load_runs(RUNS).runs if r.run_id == fixture_run_id("toy", "oreal(aggregation=mean)", 1)]
     text = html_report([only], ReportOptions())
     read = read_page(text)
     assert read.sections == [key for key, _ in SECTIONS]

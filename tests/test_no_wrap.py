@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.make_fixtures import fixture_run_id
 from typer.testing import CliRunner
 
 from albench.cli import app
@@ -68,7 +69,7 @@ def test_leaderboard_and_reports_on_a_narrow_terminal(narrow):
         if "--by" in args:
             needles = ["oreal", "AuALC (%) · backbone tiny-deeplab · dominant labels · aggregation max"]
         elif args[-1] == "runs":
-            needles = ["oreal(aggregation=mean)", "01bd63e23eac7f32", "in progress"]
+            needles = ["oreal(aggregation=mean)", fixture_run_id("toy", "oreal(aggregation=mean)", 1), "in progress"]
         elif "gini" in args:
             needles = ["Table 4 style: 1 − Gini of the final labeled set · backbone tiny-deeplab · dominant labels"]
         for needle in needles:
