@@ -12,7 +12,12 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "CLASS_SET", "REGION", "class_weights", "dense_loss", "merged_positive_loss", "prototypical_pixel_loss",
+    "CLASS_SET",
+    "REGION",
+    "class_weights",
+    "dense_loss",
+    "merged_positive_loss",
+    "prototypical_pixel_loss",
     "set_membership",
 ]
 
@@ -101,7 +106,9 @@ def prototypical_pixel_loss(probs: torch.Tensor, class_sets: torch.Tensor, regio
     pixel_probs = probs.permute(0, 2, 3, 1)[labeled]
     num_groups = b * width
     region_max = torch.zeros(num_groups, c, dtype=probs.dtype, device=probs.device)
-    region_max = region_max.scatter_reduce(0, groups.unsqueeze(1).expand(-1, c), pixel_probs, reduce="amax", include_self=True)
+    region_max = region_max.scatter_reduce(
+        0, groups.unsqueeze(1).expand(-1, c), pixel_probs, reduce="amax", include_self=True
+    )
     region_sets = torch.zeros(num_groups, dtype=class_sets.dtype, device=probs.device)
     region_sets = region_sets.scatter_reduce(0, groups, class_sets[labeled], reduce="amax", include_self=True)
     members = set_membership(region_sets, c)

@@ -32,7 +32,18 @@ from typing import Any, Literal, Union
 
 from albench.errors import ParameterError
 
-__all__ = ["NoParams", "ParamInfo", "added", "check_params_class", "coerce_value", "describe_params", "describe_type", "identity_params", "params_to_dict", "resolve_params"]
+__all__ = [
+    "NoParams",
+    "ParamInfo",
+    "added",
+    "check_params_class",
+    "coerce_value",
+    "describe_params",
+    "describe_type",
+    "identity_params",
+    "params_to_dict",
+    "resolve_params",
+]
 
 
 @dataclasses.dataclass(frozen=True)

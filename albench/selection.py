@@ -105,8 +105,13 @@ def spend_in_score_order(context: SelectionContext, scores: np.ndarray) -> np.nd
 
 
 def validate_selection(
-    selection: object, *, strategy: str, labeled: np.ndarray, costs_of: CostFunction,
-    budget: int, overshoot: bool,
+    selection: object,
+    *,
+    strategy: str,
+    labeled: np.ndarray,
+    costs_of: CostFunction,
+    budget: int,
+    overshoot: bool,
 ) -> np.ndarray:
     """Check a strategy's return value; raise :class:`SelectionError` naming the strategy if it breaks a rule."""
     ids = np.asarray(selection)

@@ -57,9 +57,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     registry = load_registry(entry_points=False)
-    print(f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}, "
-          f"device {device}, batch {args.batch}, {args.repeats} steps after one warm-up, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}, "
+        f"device {device}, batch {args.batch}, {args.repeats} steps after one warm-up, load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     print()
     print("| backbone | input | build s | warm-up step s | step s (median) | step s (min) |")
     print("|---|---:|---:|---:|---:|---:|")

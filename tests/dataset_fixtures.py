@@ -77,7 +77,8 @@ def write_voc(root: Path, train: Sequence[str], val: Sequence[str], *, aug: Sequ
             labels = halves(0, voc_class_of(position), void=255)
             Image.fromarray(labels.astype(np.uint8)).save(voc / "SegmentationClassAug" / f"{image_id}.png")
         (voc / "ImageSets/Segmentation/train_aug.txt").write_text(
-            "".join(f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png\n" for i in [*train, *aug, val[0]]))
+            "".join(f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png\n" for i in [*train, *aug, val[0]])
+        )
     return voc
 
 
@@ -98,8 +99,12 @@ def write_cityscapes(root: Path, train: dict[str, int], val: dict[str, int]) -> 
                 stem = f"{city}_000000_{frame:06d}"
                 labels = halves(CITYSCAPES_LEFT, CITYSCAPES_RIGHT, void=CITYSCAPES_BOUNDARY)
                 labels[0, 0], labels[0, -1] = 0, 33
-                Image.fromarray(image_for(labels, position)).save(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
-                Image.fromarray(labels.astype(np.uint8)).save(root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+                Image.fromarray(image_for(labels, position)).save(
+                    root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png"
+                )
+                Image.fromarray(labels.astype(np.uint8)).save(
+                    root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png"
+                )
                 position += 1
     return root
 
@@ -107,9 +112,14 @@ def write_cityscapes(root: Path, train: dict[str, int], val: dict[str, int]) -> 
 ENDOVIS_COLOURS = {0: (0, 0, 0), 1: (0, 255, 0), 4: (255, 55, 0), 11: (12, 255, 141)}
 
 
-def write_endovis_sequence(sequence: Path, frames: int, left: int = 0, right: int = 4,
-                           labels_json: list[dict[str, object]] | None = None,
-                           colours: dict[int, tuple[int, int, int]] | None = None) -> Path:
+def write_endovis_sequence(
+    sequence: Path,
+    frames: int,
+    left: int = 0,
+    right: int = 4,
+    labels_json: list[dict[str, object]] | None = None,
+    colours: dict[int, tuple[int, int, int]] | None = None,
+) -> Path:
     """``sequence/left_frames`` and colour-coded ``sequence/labels`` (class ``left`` | class ``right``);
     ``colours`` overrides the class colours written, ``labels_json`` writes ``sequence/labels.json``."""
     colours = {**ENDOVIS_COLOURS, **(colours or {})}
@@ -127,8 +137,14 @@ def write_endovis_sequence(sequence: Path, frames: int, left: int = 0, right: in
     return sequence
 
 
-def write_folder(root: Path, classes: Sequence[str], splits: dict[str, Sequence[str]], *,
-                 settings: str | None = None, suffix: str = ".png") -> Path:
+def write_folder(
+    root: Path,
+    classes: Sequence[str],
+    splits: dict[str, Sequence[str]],
+    *,
+    settings: str | None = None,
+    suffix: str = ".png",
+) -> Path:
     """``classes.txt``, ``images/<split>/<id><suffix>`` and ``masks/<split>/<id>.png`` for ``splits`` →
     ids (ids may contain '/'); image k's mask is class 0 | class 1 + k mod (C − 1), void boundary."""
     root.mkdir(parents=True, exist_ok=True)

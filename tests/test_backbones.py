@@ -29,8 +29,14 @@ from albench.host.registry import load_registry
 
 NUM_CLASSES = 3
 # A ViT small enough for a CPU test: 2 blocks of width 64 on a 4×4 patch grid.
-SMALL_VIT = {"model": "vit_small_patch16_224", "img_size": 64, "depth": 2, "embed_dim": 64, "num_heads": 2,
-             "head_channels": 32}
+SMALL_VIT = {
+    "model": "vit_small_patch16_224",
+    "img_size": 64,
+    "depth": 2,
+    "embed_dim": 64,
+    "num_heads": 2,
+    "head_channels": 32,
+}
 CASES = {"deeplabv3-resnet50": ({}, 8), "deeplabv3-resnet101": ({}, 8), "deeplabv3-vit": (SMALL_VIT, 16)}
 
 
@@ -75,7 +81,9 @@ def train_step(model, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Te
 
 
 def test_every_backbone_is_registered(registry):
-    assert {"deeplabv3-resnet50", "deeplabv3-resnet101", "deeplabv3-vit", "tiny-deeplab"} <= set(registry.names("backbone"))
+    assert {"deeplabv3-resnet50", "deeplabv3-resnet101", "deeplabv3-vit", "tiny-deeplab"} <= set(
+        registry.names("backbone")
+    )
 
 
 def test_forward_backward_is_identical_twice_with_the_same_seed(built, registry, deterministic):
@@ -124,8 +132,11 @@ def test_the_upsample_parameter_reaches_the_model(registry):
     model.eval()
     with torch.no_grad():
         logits = model(x)
-        low = model.classifier(model.backbone.forward_intermediates(
-            model.normalize(x), indices=1, norm=True, output_fmt="NCHW", intermediates_only=True)[0])
+        low = model.classifier(
+            model.backbone.forward_intermediates(
+                model.normalize(x), indices=1, norm=True, output_fmt="NCHW", intermediates_only=True
+            )[0]
+        )
     assert torch.allclose(logits, F.interpolate(low, size=(64, 64), mode="bilinear", align_corners=False), atol=1e-5)
 
 
@@ -134,8 +145,11 @@ def test_bilinear_weights_by_hand():
     expected = torch.tensor([[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]])
     assert torch.equal(bilinear_matrix(2, 4, device=torch.device("cpu"), dtype=torch.float32), expected)
     x = torch.randn(2, 3, 5, 7, dtype=torch.float64)
-    assert torch.allclose(upsample_logits(x, (33, 20), "bilinear"),
-                          F.interpolate(x, size=(33, 20), mode="bilinear", align_corners=False), atol=1e-12)
+    assert torch.allclose(
+        upsample_logits(x, (33, 20), "bilinear"),
+        F.interpolate(x, size=(33, 20), mode="bilinear", align_corners=False),
+        atol=1e-12,
+    )
 
 
 def test_imagenet_normalisation_inside_the_model(registry, built):
@@ -143,8 +157,9 @@ def test_imagenet_normalisation_inside_the_model(registry, built):
     x = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1).repeat(1, 1, 2, 2)
     normalize = Normalize(IMAGENET_MEAN, IMAGENET_STD)
     assert torch.equal(normalize(x), torch.zeros_like(x))
-    assert torch.allclose(normalize(torch.ones(1, 3, 1, 1)).flatten(),
-                          torch.tensor([0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225]))
+    assert torch.allclose(
+        normalize(torch.ones(1, 3, 1, 1)).flatten(), torch.tensor([0.515 / 0.229, 0.544 / 0.224, 0.594 / 0.225])
+    )
     if name == "deeplabv3-vit":  # timm's statistics for the AugReg ViT weights, or ImageNet's on request
         assert model.normalize.mean.flatten().tolist() == [0.5, 0.5, 0.5]
         imagenet = build(registry, name, normalize="imagenet")
@@ -183,15 +198,21 @@ def test_image_pooling_trains_with_batch_size_one_where_torchvisions_cannot():
 
 def test_vit_refuses_to_train_at_another_size_and_says_which_parameter_to_set(registry):
     model = build(registry, "deeplabv3-vit").train()
-    with pytest.raises(ComponentError, match=r"built for 64×64 inputs but is training on 96×96; set backbone.img_size=96"):
+    with pytest.raises(
+        ComponentError, match=r"built for 64×64 inputs but is training on 96×96; set backbone.img_size=96"
+    ):
         model(images(1, (96, 96)))
 
 
 # Pretrained weights: local files and framework caches, never the network.
 
+
 def test_a_missing_weights_file_is_named(registry):
-    with pytest.raises(ParameterError, match=r"backbone 'deeplabv3-resnet50': weights file '/no/such/resnet.pth' does "
-                                             r"not exist; pass an existing state-dict file"):
+    with pytest.raises(
+        ParameterError,
+        match=r"backbone 'deeplabv3-resnet50': weights file '/no/such/resnet.pth' does "
+        r"not exist; pass an existing state-dict file",
+    ):
         registry.create("backbone", "deeplabv3-resnet50", {"weights": "/no/such/resnet.pth"})
 
 
@@ -291,7 +312,9 @@ def test_an_unreadable_weights_file_is_named(registry, tmp_path):
 
 
 def test_an_unknown_vit_gets_close_matches(registry):
-    with pytest.raises(ComponentError, match=r"timm has no model 'vit_smal_patch16_224'. Did you mean 'vit_small_patch16_224'"):
+    with pytest.raises(
+        ComponentError, match=r"timm has no model 'vit_smal_patch16_224'. Did you mean 'vit_small_patch16_224'"
+    ):
         build(registry, "deeplabv3-vit", model="vit_smal_patch16_224")
     with pytest.raises(ComponentError, match=r"timm model 'resnet18' is not a VisionTransformer"):
         build(registry, "deeplabv3-vit", model="resnet18")
@@ -309,4 +332,7 @@ def test_parameters_are_checked_before_anything_is_built(registry):
 def test_weights_file_paths_expand_the_home_directory(registry, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "w.pth").write_bytes(b"")
-    assert Path(registry.create("backbone", "deeplabv3-vit", {"weights": "~/w.pth"}).instance.weights_file()) == tmp_path / "w.pth"
+    assert (
+        Path(registry.create("backbone", "deeplabv3-vit", {"weights": "~/w.pth"}).instance.weights_file())
+        == tmp_path / "w.pth"
+    )

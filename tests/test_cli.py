@@ -24,8 +24,19 @@ def _no_third_party_plugins(monkeypatch):
 
 
 def _run(tmp_path: Path, protocol: Path, *args: str):
-    return runner.invoke(app, ["run", "--protocol", str(protocol), "-r", str(tmp_path / "results"),
-                               "--cache-dir", str(tmp_path / "cache"), *args])
+    return runner.invoke(
+        app,
+        [
+            "run",
+            "--protocol",
+            str(protocol),
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *args,
+        ],
+    )
 
 
 @pytest.fixture
@@ -63,8 +74,10 @@ def test_leaderboard_csv_and_json_agree_with_a_hand_recomputation(results: Path)
     rows = list(csv.DictReader(io.StringIO(csv_result.stdout)))
     # one table with the aggregation in the label (oreal aggregates by max; random has none), one column
     # (toy), no Average
-    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {("oreal (max)", "max", "toy"),
-                                                                              ("random", "", "toy")}
+    assert {(r["strategy"], r["aggregation"], r["column"]) for r in rows} == {
+        ("oreal (max)", "max", "toy"),
+        ("random", "", "toy"),
+    }
     for row in rows:
         assert float(row["mean"]) == pytest.approx(expected[row["strategy_label"]], abs=1e-3)
         assert row["n"] == "2" and row["seeds"] == "0 1" and row["incomplete_runs"] == "0"
@@ -108,9 +121,17 @@ def test_plugins_lists_every_builtin_component():
     assert result.exit_code == 0
     components = json.loads(result.stdout)["components"]
     names = {(c["kind"], c["name"]) for c in components}
-    assert names >= {("dataset", "toy"), ("backbone", "tiny-deeplab"), ("superpixels", "slic"),
-                     ("labeling", "dominant"), ("labeling", "weak"), ("labeling", "precise"),
-                     ("strategy", "oreal"), ("strategy", "random"), ("strategy", "full")}
+    assert names >= {
+        ("dataset", "toy"),
+        ("backbone", "tiny-deeplab"),
+        ("superpixels", "slic"),
+        ("labeling", "dominant"),
+        ("labeling", "weak"),
+        ("labeling", "precise"),
+        ("strategy", "oreal"),
+        ("strategy", "random"),
+        ("strategy", "full"),
+    }
     assert {c["distribution"] for c in components} == {"albench"}
 
 
@@ -119,11 +140,15 @@ def test_plugins_lists_every_builtin_component():
     [
         (["-s", "orel"], "unknown strategy 'orel'. Did you mean 'oreal'?"),
         (["-s", "oreal", "--dataset", "voc"], "unknown dataset 'voc'."),
-        (["-s", "oreal", "--set", "strategy.aggregation=median"],
-         "strategy 'oreal': parameter 'aggregation' must be 'max' | 'mean' | 'p95', got 'median'"),
+        (
+            ["-s", "oreal", "--set", "strategy.aggregation=median"],
+            "strategy 'oreal': parameter 'aggregation' must be 'max' | 'mean' | 'p95', got 'median'",
+        ),
         (["-s", "oreal", "--set", "strategy.lambda=2"], "no chosen strategy (oreal) has a parameter 'lambda'"),
-        (["-s", "oreal", "-s", "random", "--set", "strategy.agregation=mean"],
-         "has a parameter 'agregation'. Did you mean 'aggregation'?"),
+        (
+            ["-s", "oreal", "-s", "random", "--set", "strategy.agregation=mean"],
+            "has a parameter 'agregation'. Did you mean 'aggregation'?",
+        ),
         (["-s", "oreal(aggregation=median)"], "parameter 'aggregation' must be 'max' | 'mean' | 'p95', got 'median'"),
         (["-s", "oreal(aggregation)"], "'aggregation' is not PARAM=VALUE"),
         (["-s", "oreal", "--set", "model.depth=3"], "unknown kind 'model'"),
@@ -160,7 +185,9 @@ def test_leaderboard_sets_an_unreadable_results_file_aside(tmp_path):
 def test_seed_and_setting_parsers():
     assert parse_seeds(["0", "2-4", "7,9", "3"]) == (0, 2, 3, 4, 7, 9)
     assert parse_settings(["strategy.aggregation=mean", "protocol.steps=5"]) == {
-        "strategy": {"aggregation": "mean"}, "protocol": {"steps": "5"}}
+        "strategy": {"aggregation": "mean"},
+        "protocol": {"steps": "5"},
+    }
     with pytest.raises(ParameterError, match="the range ends before it starts"):
         parse_seeds(["4-2"])
 

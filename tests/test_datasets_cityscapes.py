@@ -37,9 +37,13 @@ def test_label_id_table_hand_checked():
 
 def test_ids_sorted_by_split_city_and_frame(city_root):
     ids = _cityscapes(city_root).image_ids()
-    assert ids[:5] == ["train/aachen/aachen_000000_000000", "train/aachen/aachen_000000_000001",
-                       "train/aachen/aachen_000000_000002", "train/aachen/aachen_000000_000003",
-                       "train/bochum/bochum_000000_000000"]
+    assert ids[:5] == [
+        "train/aachen/aachen_000000_000000",
+        "train/aachen/aachen_000000_000001",
+        "train/aachen/aachen_000000_000002",
+        "train/aachen/aachen_000000_000003",
+        "train/bochum/bochum_000000_000000",
+    ]
     assert ids[-2:] == ["val/frankfurt/frankfurt_000000_000000", "val/frankfurt/frankfurt_000000_000001"]
 
 
@@ -64,16 +68,22 @@ def test_label_ids_become_train_ids(city_root):
 
 def test_missing_folders(tmp_path):
     (tmp_path / "leftImg8bit" / "train").mkdir(parents=True)
-    with pytest.raises(DatasetError, match=rf"dataset 'cityscapes' needs {tmp_path / 'leftImg8bit' / 'train'} and "
-                                           rf"{tmp_path / 'gtFine' / 'train'}"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"dataset 'cityscapes' needs {tmp_path / 'leftImg8bit' / 'train'} and "
+        rf"{tmp_path / 'gtFine' / 'train'}",
+    ):
         _cityscapes(tmp_path).image_ids()
 
 
 def test_image_without_label_file(city_root):
     label = city_root / "gtFine/train/bochum/bochum_000000_000002_gtFine_labelIds.png"
     label.unlink()
-    with pytest.raises(DatasetError, match=r"bochum_000000_000002_leftImg8bit\.png has no mask: expected "
-                                           rf"{label}"):
+    with pytest.raises(
+        DatasetError,
+        match=r"bochum_000000_000002_leftImg8bit\.png has no mask: expected "
+        rf"{label}",
+    ):
         _cityscapes(city_root).image_ids()
 
 

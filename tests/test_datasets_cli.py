@@ -17,8 +17,16 @@ from albench.cli import app
 
 runner = CliRunner()
 
-TINY = ["protocol.steps=2", "protocol.batch_size=2", "protocol.eval_batch_size=4", "protocol.score_batch_size=4",
-        "protocol.threads=1", "backbone.width=8", "superpixels.n_segments=16", "dataset.image_size=32"]
+TINY = [
+    "protocol.steps=2",
+    "protocol.batch_size=2",
+    "protocol.eval_batch_size=4",
+    "protocol.score_batch_size=4",
+    "protocol.threads=1",
+    "backbone.width=8",
+    "superpixels.n_segments=16",
+    "dataset.image_size=32",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +36,30 @@ def _no_third_party_plugins(monkeypatch):
 
 def _run(tmp_path: Path, dataset: str, root: Path, *args: str):
     settings = [item for setting in TINY for item in ("--set", setting)]
-    return runner.invoke(app, ["run", "--dataset", dataset, "--data-root", str(root), "-s", "oreal", "-s", "random",
-                               "--rounds", "2", "--budget", "8", "-r", str(tmp_path / "results"),
-                               "--cache-dir", str(tmp_path / "cache"), *settings, *args])
+    return runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            dataset,
+            "--data-root",
+            str(root),
+            "-s",
+            "oreal",
+            "-s",
+            "random",
+            "--rounds",
+            "2",
+            "--budget",
+            "8",
+            "-r",
+            str(tmp_path / "results"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *settings,
+            *args,
+        ],
+    )
 
 
 def _leaderboard(results: Path) -> list[dict[str, str]]:
@@ -40,7 +69,9 @@ def _leaderboard(results: Path) -> list[dict[str, str]]:
 
 
 def test_voc_layout_end_to_end(tmp_path):
-    root = write_voc(tmp_path / "voc", [f"2007_{i:06d}" for i in range(8)], ["2008_000001", "2008_000002"]).parent.parent
+    root = write_voc(
+        tmp_path / "voc", [f"2007_{i:06d}" for i in range(8)], ["2008_000001", "2008_000002"]
+    ).parent.parent
     result = _run(tmp_path, "pascal-voc", root)
     assert result.exit_code == 0, result.output
     files = sorted((tmp_path / "results").glob("*.parquet"))
@@ -57,9 +88,12 @@ def test_voc_layout_end_to_end(tmp_path):
 
 
 def test_folder_layout_end_to_end(tmp_path):
-    root = write_folder(tmp_path / "mine", ("background", "tool", "organ"),
-                        {"train": [f"video{v}/frame{f}" for v in range(6) for f in range(2)], "test": ["t0", "t1"]},
-                        settings='background = "background"\n')
+    root = write_folder(
+        tmp_path / "mine",
+        ("background", "tool", "organ"),
+        {"train": [f"video{v}/frame{f}" for v in range(6) for f in range(2)], "test": ["t0", "t1"]},
+        settings='background = "background"\n',
+    )
     result = _run(tmp_path, "folder", root)
     assert result.exit_code == 0, result.output
     rows = pq.read_table(next((tmp_path / "results").glob("*.parquet"))).to_pylist()
@@ -78,7 +112,19 @@ def test_broken_data_gives_one_line_naming_the_file(tmp_path):
 
 
 def test_missing_data_root_says_how_to_pass_it(tmp_path):
-    result = runner.invoke(app, ["run", "--dataset", "cityscapes", "-s", "random", "-r", str(tmp_path / "r"),
-                                 "--cache-dir", str(tmp_path / "c")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--dataset",
+            "cityscapes",
+            "-s",
+            "random",
+            "-r",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
+    )
     assert result.exit_code == 1
     assert "dataset 'cityscapes' reads files from disk: pass --data-root DIR" in " ".join(result.stderr.split())

@@ -87,10 +87,16 @@ def test_release_folders_in_the_root_with_a_test_folder_beside_them(tmp_path):
 
 def test_a_sequence_labels_json_overrides_the_colours(flat_root):
     """seq_3's labels.json codes the ultrasound probe (class 11) as (10, 20, 30) and calls it "US probe"."""
-    write_endovis_sequence(flat_root / "seq_3", frames=2, right=11, colours={11: (10, 20, 30)}, labels_json=[
-        {"name": "background-tissue", "color": [0, 0, 0], "classid": 0},
-        {"name": "US probe", "color": [10, 20, 30], "classid": 11},
-    ])
+    write_endovis_sequence(
+        flat_root / "seq_3",
+        frames=2,
+        right=11,
+        colours={11: (10, 20, 30)},
+        labels_json=[
+            {"name": "background-tissue", "color": [0, 0, 0], "classid": 0},
+            {"name": "US probe", "color": [10, 20, 30], "classid": 11},
+        ],
+    )
     dataset = _endovis(flat_root)
     assert set(np.unique(dataset.load("seq_3/frame000").mask)) == {0, 11}
     assert set(np.unique(dataset.load("seq_4/frame000").mask)) == {0, 4}  # official colours elsewhere
@@ -98,8 +104,9 @@ def test_a_sequence_labels_json_overrides_the_colours(flat_root):
 
 def test_labels_json_change_changes_the_fingerprint(flat_root):
     labels_json = flat_root / "seq_1" / "labels.json"
-    labels_json.write_text('[{"name": "background-tissue", "color": [0, 0, 0]},'
-                           ' {"name": "kidney-parenchyma", "color": [255, 55, 0]}]')
+    labels_json.write_text(
+        '[{"name": "background-tissue", "color": [0, 0, 0]}, {"name": "kidney-parenchyma", "color": [255, 55, 0]}]'
+    )
     dataset = _endovis(flat_root)
     before = dataset.fingerprint("seq_1/frame000")
     os.utime(labels_json, ns=(labels_json.stat().st_atime_ns, labels_json.stat().st_mtime_ns + 10**9))
@@ -109,8 +116,11 @@ def test_labels_json_change_changes_the_fingerprint(flat_root):
 def test_unknown_colour_names_the_file_the_colour_and_the_pixel(flat_root):
     write_endovis_sequence(flat_root / "seq_5", frames=1, colours={4: (1, 2, 3)})
     label = flat_root / "seq_5" / "labels" / "frame000.png"
-    with pytest.raises(DatasetError, match=rf"label file {label} has colour \(1, 2, 3\) at pixel \(row 0, column 20\), "
-                                           r"which is not in the class colour map \(the official EndoVis 2018 colours\)"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"label file {label} has colour \(1, 2, 3\) at pixel \(row 0, column 20\), "
+        r"which is not in the class colour map \(the official EndoVis 2018 colours\)",
+    ):
         _endovis(flat_root).load("seq_5/frame000")
 
 
@@ -155,11 +165,14 @@ def test_too_few_sequences_for_six_folds(tmp_path):
     assert len(_endovis(tmp_path, folds=3).split(0).val) == 2
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"crop_scale": (0.9,)}, "crop_scale must be two numbers"),
-    ({"crop_scale": (0.9, 1.2)}, "crop_scale must be two numbers 0 < low <= high <= 1"),
-    ({"crop_ratio": (1.5, 1.0)}, "crop_ratio must be two numbers 0 < low <= high"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"crop_scale": (0.9,)}, "crop_scale must be two numbers"),
+        ({"crop_scale": (0.9, 1.2)}, "crop_scale must be two numbers 0 < low <= high <= 1"),
+        ({"crop_ratio": (1.5, 1.0)}, "crop_ratio must be two numbers 0 < low <= high"),
+    ],
+)
 def test_bad_crop_parameters(params, message):
     with pytest.raises(ValueError, match=message):
         EndoVisParams(**params)

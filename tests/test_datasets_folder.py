@@ -49,16 +49,22 @@ def test_loaded_sample_values(root):
 
 
 def test_settings_file_names_background_and_splits(tmp_path):
-    root = write_folder(tmp_path, ("sky", "road", "car"), {"fit": TRAIN[:6], "holdout": ["h0"], "val": ["v0"]},
-                        settings='background = "road"\ntrain = "fit"\ntest = "holdout"\n', suffix=".jpg")
+    root = write_folder(
+        tmp_path,
+        ("sky", "road", "car"),
+        {"fit": TRAIN[:6], "holdout": ["h0"], "val": ["v0"]},
+        settings='background = "road"\ntrain = "fit"\ntest = "holdout"\n',
+        suffix=".jpg",
+    )
     dataset = _folder(root)
     assert dataset.background_class == 1
     assert dataset.split(0).test == ("holdout/h0",) and "val/v0" not in dataset.image_ids()
 
 
 def test_no_background_and_no_test_set(tmp_path):
-    root = write_folder(tmp_path, ("a", "b"), {"train": TRAIN[:6], "test": ["t0"]},
-                        settings="background = false\ntest = false\n")
+    root = write_folder(
+        tmp_path, ("a", "b"), {"train": TRAIN[:6], "test": ["t0"]}, settings="background = false\ntest = false\n"
+    )
     dataset = _folder(root)
     assert dataset.background_class is None
     split = dataset.split(1)
@@ -87,30 +93,37 @@ def test_each_augmentation_kind_is_seeded_and_keeps_shapes(root, augmentation):
 
 # --- errors, each naming the file -----------------------------------------------------------------------------
 
+
 def test_missing_classes_file(tmp_path):
     (tmp_path / "images" / "train").mkdir(parents=True)
     with pytest.raises(DatasetError, match=rf"{tmp_path / 'classes.txt'} does not exist"):
         _folder(tmp_path).image_ids()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a\n\nb\n", r"line 2 is empty"),
-    ("a\nb\na\n", r"class names \['a'\] appear more than once"),
-    ("only\n", r"names 1 classes; between 2 and 255"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a\n\nb\n", r"line 2 is empty"),
+        ("a\nb\na\n", r"class names \['a'\] appear more than once"),
+        ("only\n", r"names 1 classes; between 2 and 255"),
+    ],
+)
 def test_bad_classes_file(tmp_path, text, message):
     (tmp_path / "classes.txt").write_text(text)
     with pytest.raises(DatasetError, match=rf"{tmp_path / 'classes.txt'}:? .*{message}"):
         _ = _folder(tmp_path).classes
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ('backgruond = "x"\n', r"unknown key 'backgruond'; the keys are background, train, test"),
-    ('background = "sky"\n', r"background = 'sky' is not a class in classes.txt"),
-    ("train = 3\n", r"train must be the name of a folder under images/, got 3"),
-    ('test = "train"\n', r"test must be false or the name of a folder under images/ other than the train split"),
-    ("train = [\n", r"is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ('backgruond = "x"\n', r"unknown key 'backgruond'; the keys are background, train, test"),
+        ('background = "sky"\n', r"background = 'sky' is not a class in classes.txt"),
+        ("train = 3\n", r"train must be the name of a folder under images/, got 3"),
+        ('test = "train"\n', r"test must be false or the name of a folder under images/ other than the train split"),
+        ("train = [\n", r"is not valid TOML"),
+    ],
+)
 def test_bad_settings_file(root, settings, message):
     (root / "albench.toml").write_text(settings)
     with pytest.raises(DatasetError, match=rf"{root / 'albench.toml'}:? .*{message}"):
@@ -126,7 +139,9 @@ def test_missing_split_folder(root):
 def test_image_without_mask(root):
     mask = root / "masks" / "train" / "img5.png"
     mask.unlink()
-    with pytest.raises(DatasetError, match=rf"image {root / 'images' / 'train' / 'img5.png'} has no mask: expected {mask}"):
+    with pytest.raises(
+        DatasetError, match=rf"image {root / 'images' / 'train' / 'img5.png'} has no mask: expected {mask}"
+    ):
         _folder(root).split(0)
 
 

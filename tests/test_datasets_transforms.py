@@ -32,8 +32,9 @@ def _zoom(image, target, seed, **kw):
 
 
 def _crop(image, target, seed, flip=0.5):
-    return resized_crop_flip(image, target, torch.Generator().manual_seed(seed), scale=SCALE, ratio=RATIO,
-                             flip_probability=flip)
+    return resized_crop_flip(
+        image, target, torch.Generator().manual_seed(seed), scale=SCALE, ratio=RATIO, flip_probability=flip
+    )
 
 
 @pytest.mark.parametrize("augment", [_zoom, _crop])

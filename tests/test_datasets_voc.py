@@ -104,6 +104,7 @@ def test_augment_keeps_shapes_and_is_seeded(voc_root):
 
 # --- errors, each naming the file -----------------------------------------------------------------------------
 
+
 def _voc_file(root: Path, folder: str, name: str) -> Path:
     return root / "VOCdevkit" / "VOC2012" / folder / name
 
@@ -132,7 +133,9 @@ def test_missing_split_file(voc_root):
 
 def test_missing_sbd_split_file(voc_root):
     split_file = _voc_file(voc_root, "ImageSets/Segmentation", "train_aug.txt")
-    with pytest.raises(DatasetError, match=rf"split file {split_file} does not exist; train_set = 'train_aug' needs it"):
+    with pytest.raises(
+        DatasetError, match=rf"split file {split_file} does not exist; train_set = 'train_aug' needs it"
+    ):
         _voc(voc_root, train_set="train_aug").image_ids()
 
 
@@ -164,8 +167,11 @@ def test_label_value_outside_the_classes(voc_root):
     values = np.zeros((30, 40), dtype=np.uint8)
     values[0, 0], values[0, 1] = 21, 254
     Image.fromarray(values).save(mask)
-    with pytest.raises(DatasetError, match=rf"mask {mask} has label values 21, 254 outside the 21 classes \(0..20\) "
-                                           r"and the ignore value 255"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"mask {mask} has label values 21, 254 outside the 21 classes \(0..20\) "
+        r"and the ignore value 255",
+    ):
         _voc(voc_root).load(TRAIN[0])
 
 
@@ -195,12 +201,15 @@ def test_unknown_image_id(voc_root):
         _voc(voc_root).load("nope")
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"image_size": 4}, "image_size must be at least 8"),
-    ({"folds": 1}, "folds must be at least 2"),
-    ({"flip_probability": 1.5}, r"flip_probability must be in \[0, 1\]"),
-    ({"zoom_max": -1}, "zoom_max must be at least 0"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"image_size": 4}, "image_size must be at least 8"),
+        ({"folds": 1}, "folds must be at least 2"),
+        ({"flip_probability": 1.5}, r"flip_probability must be in \[0, 1\]"),
+        ({"zoom_max": -1}, "zoom_max must be at least 0"),
+    ],
+)
 def test_bad_parameters(params, message):
     with pytest.raises(ValueError, match=message):
         PascalVocParams(**params)

@@ -66,7 +66,10 @@ def test_runs_in_progress_are_marked(page):
     assert "2 runs are in progress or incomplete" in page
     runs = next(t for t in read_page(page).tables if t.caption == "22 runs")
     status = {row[0]: row[6] for row in runs.rows}
-    assert status[fixture_run_id("toy", "oreal", 2)] == "in progress" and status[fixture_run_id("cityscapes", "bvsb", 2)] == "incomplete"
+    assert (
+        status[fixture_run_id("toy", "oreal", 2)] == "in progress"
+        and status[fixture_run_id("cityscapes", "bvsb", 2)] == "incomplete"
+    )
     assert list(status.values()).count("complete") == 20
     assert "2 runs not drawn (not complete)" in page
 

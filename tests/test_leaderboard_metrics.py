@@ -85,8 +85,10 @@ def test_an_unreadable_checkpoint_is_set_aside_and_left_out(tmp_path):
     loaded = load_runs(tmp_path)
     assert len(loaded.runs) == 21
     moved = tmp_path / ".quarantine" / "0123456789abcdef.pt"
-    assert loaded.notes == [f"set aside {tmp_path / '.partial' / '0123456789abcdef.pt'}: checkpoint cannot be read "
-                            f"by torch (RuntimeError); moved to {moved}; its run is left out"]
+    assert loaded.notes == [
+        f"set aside {tmp_path / '.partial' / '0123456789abcdef.pt'}: checkpoint cannot be read "
+        f"by torch (RuntimeError); moved to {moved}; its run is left out"
+    ]
     assert moved.read_bytes() == b"not a checkpoint"
 
 

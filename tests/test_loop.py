@@ -51,8 +51,19 @@ def example(tmp_path: Path, tiny_protocol_file: Path) -> Path:
 @pytest.fixture
 def loop(tmp_path: Path, example: Path, tiny_protocol_file: Path) -> Path:
     directory = tmp_path / "loop"
-    cli("loop", "init", directory, "--images", example / "images", "--classes", example / "classes.txt",
-        "--protocol", tiny_protocol_file, "--seed", "0")
+    cli(
+        "loop",
+        "init",
+        directory,
+        "--images",
+        example / "images",
+        "--classes",
+        example / "classes.txt",
+        "--protocol",
+        tiny_protocol_file,
+        "--seed",
+        "0",
+    )
     return directory
 
 
@@ -71,8 +82,21 @@ def model_rows(loop: Path) -> list[dict]:
 def test_three_rounds_equal_albench_run_bit_for_bit(tmp_path, example, loop, tiny_protocol_file):
     for number in range(3):
         one_round(loop, example, tmp_path, number)
-    cli("run", "--protocol", tiny_protocol_file, "-s", "oreal", "--seed", "0", "--rounds", "3",
-        "-r", tmp_path / "results", "--cache-dir", tmp_path / "cache")
+    cli(
+        "run",
+        "--protocol",
+        tiny_protocol_file,
+        "-s",
+        "oreal",
+        "--seed",
+        "0",
+        "--rounds",
+        "3",
+        "-r",
+        tmp_path / "results",
+        "--cache-dir",
+        tmp_path / "cache",
+    )
     (results,) = (tmp_path / "results").glob("*.parquet")
     benchmark = sorted(pq.read_table(results).to_pylist(), key=lambda r: r["round"])
     rows = model_rows(loop)
@@ -145,8 +169,14 @@ def test_a_bad_export_gives_one_message_per_problem_and_keeps_the_valid_answers(
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("problem:")]
     assert len(lines) == 6, result.output
-    for expected in ("'kangaroo' is not a class", "2 classes chosen", "no class chosen", "was not asked for",
-                     "belongs to another loop", "not an albench task"):
+    for expected in (
+        "'kangaroo' is not a class",
+        "2 classes chosen",
+        "no class chosen",
+        "was not asked for",
+        "belongs to another loop",
+        "not an albench task",
+    ):
         assert sum(expected in line for line in lines) == 1, (expected, lines)
     assert f"{valid - 0} answers recorded" in result.output and "1 tasks not answered yet" in result.output
     assert len(read_answers(loop / "labels.parquet")) == valid

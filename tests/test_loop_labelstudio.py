@@ -53,15 +53,40 @@ def label_studio(tmp_path: Path) -> Iterator[str]:
     """A fresh server (temporary data directory, no network, legacy token) that stops with the test."""
     require(str(TOOLS / "bin" / "label-studio"), WHY)
     data, port = tmp_path / "label-studio-data", _free_port()
-    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
-           "LABEL_STUDIO_COLLECT_ANALYTICS": "false", "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
-           "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true"}
+    env = {
+        **os.environ,
+        "LABEL_STUDIO_BASE_DATA_DIR": str(data),
+        "LABEL_STUDIO_LATEST_VERSION_CHECK": "false",
+        "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+        "SENTRY_DSN": "",
+        "FRONTEND_SENTRY_DSN": "",
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+    }
     log = (tmp_path / "label-studio.log").open("wb")
     server = subprocess.Popen(
-        [str(TOOLS / "bin" / "label-studio"), "start", "--no-browser", "--data-dir", str(data), "--internal-host",
-         "127.0.0.1", "--port", str(port), "--username", "annotator@example.com", "--password", "albench-test",
-         "--user-token", TOKEN, "--enable-legacy-api-token"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(TOOLS / "bin" / "label-studio"),
+            "start",
+            "--no-browser",
+            "--data-dir",
+            str(data),
+            "--internal-host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--username",
+            "annotator@example.com",
+            "--password",
+            "albench-test",
+            "--user-token",
+            TOKEN,
+            "--enable-legacy-api-token",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -104,15 +129,33 @@ def _label_in_label_studio(url: str, loop: Path, example: Path, round_index: int
     (tmp_path / "answers.json").write_text(json.dumps(answers))
     studio = loop / "rounds" / f"round-{round_index:03d}" / "label-studio"
     export = tmp_path / f"label-studio-export-{round_index}.json"
-    _tools_python(REPO / "tests" / "tools" / "labelstudio_driver.py", url, TOKEN, studio / "config.xml",
-                  studio / "tasks.json", tmp_path / "answers.json", export)
+    _tools_python(
+        REPO / "tests" / "tools" / "labelstudio_driver.py",
+        url,
+        TOKEN,
+        studio / "config.xml",
+        studio / "tasks.json",
+        tmp_path / "answers.json",
+        export,
+    )
     return export
 
 
 def _loop(tmp_path: Path, name: str, example: Path, protocol: Path) -> Path:
     directory = tmp_path / name
-    cli("loop", "init", directory, "--images", example / "images", "--classes", example / "classes.txt",
-        "--protocol", protocol, "--seed", "0")
+    cli(
+        "loop",
+        "init",
+        directory,
+        "--images",
+        example / "images",
+        "--classes",
+        example / "classes.txt",
+        "--protocol",
+        protocol,
+        "--seed",
+        "0",
+    )
     return directory
 
 
@@ -144,7 +187,9 @@ def test_label_studio_loop_equals_the_simulated_annotator_bit_for_bit(tmp_path, 
         assert ours["model"].keys() == theirs["model"].keys()
         assert all(torch.equal(ours["model"][k], theirs["model"][k]) for k in ours["model"])
     assert [r["val_miou"] for r in models[0]["rows"]] == [r["val_miou"] for r in models[1]["rows"]]
-    selections = [json.loads((loop / "rounds" / "round-002" / "selection.json").read_text()) for loop in (studio, simulated)]
+    selections = [
+        json.loads((loop / "rounds" / "round-002" / "selection.json").read_text()) for loop in (studio, simulated)
+    ]
     assert selections[0]["regions"] == selections[1]["regions"]
 
 
@@ -158,7 +203,9 @@ def test_datumaro_reads_the_cvat_selection_back(tmp_path, tiny_protocol_file):
     read = json.loads(_tools_python(REPO / "tests" / "tools" / "datumaro_read_cvat.py", cvat))
     assert read["formats"] == ["cvat"]
     selection = json.loads((loop / "rounds" / "round-000" / "selection.json").read_text())
-    assert sorted(s["region"] for s in read["shapes"]) == sorted(f"{r['image']}#{r['superpixel']}" for r in selection["regions"])
+    assert sorted(s["region"] for s in read["shapes"]) == sorted(
+        f"{r['image']}#{r['superpixel']}" for r in selection["regions"]
+    )
     session = LoopSession(Workspace(loop), load_registry(entry_points=False))
     for shape in read["shapes"]:
         image_id, _, superpixel = shape["region"].rpartition("#")

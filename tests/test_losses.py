@@ -36,8 +36,10 @@ def test_prototypical_pixel_loss_hand_computed():
 
 def test_partial_losses_are_zero_with_a_gradient_when_nothing_is_labeled():
     probs = PROBS.clone().requires_grad_(True)
-    for loss in (merged_positive_loss(probs, torch.zeros_like(SETS)),
-                 prototypical_pixel_loss(probs, torch.zeros_like(SETS), torch.full_like(REGIONS, -1))):
+    for loss in (
+        merged_positive_loss(probs, torch.zeros_like(SETS)),
+        prototypical_pixel_loss(probs, torch.zeros_like(SETS), torch.full_like(REGIONS, -1)),
+    ):
         assert loss.item() == 0.0 and loss.requires_grad
 
 

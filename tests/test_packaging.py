@@ -27,12 +27,16 @@ def _can_build_wheels() -> bool:
 @pytest.fixture(scope="module")
 def wheel_files(tmp_path_factory) -> set[str]:
     if not _can_build_wheels():
-        pytest.skip("this environment's setuptools cannot build a wheel offline (needs setuptools>=70.1 or wheel); "
-                    "the README's install brings one")
+        pytest.skip(
+            "this environment's setuptools cannot build a wheel offline (needs setuptools>=70.1 or wheel); "
+            "the README's install brings one"
+        )
     out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = out.glob("albench-*.whl")

@@ -208,7 +208,9 @@ def test_selection_reports_version_drift_and_refuses_changed_superpixels(finishe
     with pytest.raises(AlbenchError, match="selected superpixel 999 of image .* the superpixels changed since the run"):
         load_selection_view(tmp_path / "damaged", path.stem, 1, registry, options.cache_dir)
     with pytest.raises(AlbenchError, match="has no run spec in its footer; it was not written by `albench run`"):
-        load_selection_view(RUNS, fixture_run_id("toy", "oreal(aggregation=mean)", 1)[:4], 0, registry, options.cache_dir)
+        load_selection_view(
+            RUNS, fixture_run_id("toy", "oreal(aggregation=mean)", 1)[:4], 0, registry, options.cache_dir
+        )
 
 
 def test_full_supervision_is_drawn_dashed_beside_other_labeling_schemes(runs):

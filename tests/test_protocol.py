@@ -16,7 +16,10 @@ def test_default_protocol_file_matches_the_embedded_default(registry):
     assert from_file.protocol == DEFAULT_CONFIG.protocol
     assert from_file.seeds == DEFAULT_CONFIG.seeds
     for strategy in ("oreal", "random"):
-        assert resolve_run(registry, from_file, strategy, 0).run_id == resolve_run(registry, DEFAULT_CONFIG, strategy, 0).run_id
+        assert (
+            resolve_run(registry, from_file, strategy, 0).run_id
+            == resolve_run(registry, DEFAULT_CONFIG, strategy, 0).run_id
+        )
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -33,7 +36,9 @@ def test_unknown_section_is_named_with_a_suggestion(tmp_path):
 
 def test_unknown_protocol_field_is_named(tmp_path):
     path = _write(tmp_path, "[protocol]\nbudgett = 3\n")
-    with pytest.raises(ProtocolError, match=rf"{path}: \[protocol\] has no parameter 'budgett'\. Did you mean 'budget'\?"):
+    with pytest.raises(
+        ProtocolError, match=rf"{path}: \[protocol\] has no parameter 'budgett'\. Did you mean 'budget'\?"
+    ):
         load_protocol_file(path)
 
 
@@ -79,8 +84,11 @@ def test_a_bundled_protocol_loads_by_name():
 
 
 def test_an_unknown_protocol_name_lists_the_bundled_ones():
-    with pytest.raises(ProtocolError, match=r"protocol 'vox' is neither a file nor a bundled protocol\. Did you mean "
-                                            r"'voc'\? Bundled: cityscapes, default, endovis, monarch, voc"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"protocol 'vox' is neither a file nor a bundled protocol\. Did you mean "
+        r"'voc'\? Bundled: cityscapes, default, endovis, monarch, voc",
+    ):
         load_protocol_file("vox")
 
 

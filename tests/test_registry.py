@@ -76,12 +76,17 @@ def test_unknown_kind(registry: Registry):
 
 
 def test_unknown_parameter_is_rejected_with_close_matches(registry: Registry):
-    with pytest.raises(ParameterError, match=r"strategy 'oreal' has no parameter 'agregation'\. Did you mean 'aggregation'\?"):
+    with pytest.raises(
+        ParameterError, match=r"strategy 'oreal' has no parameter 'agregation'\. Did you mean 'aggregation'\?"
+    ):
         registry.resolve("strategy", "oreal", {"agregation": "max"})
 
 
 def test_ill_typed_parameter_is_rejected(registry: Registry):
-    with pytest.raises(ParameterError, match=r"strategy 'oreal': parameter 'aggregation' must be 'max' \| 'mean' \| 'p95', got 'median'"):
+    with pytest.raises(
+        ParameterError,
+        match=r"strategy 'oreal': parameter 'aggregation' must be 'max' \| 'mean' \| 'p95', got 'median'",
+    ):
         registry.resolve("strategy", "oreal", {"aggregation": "median"})
     with pytest.raises(ParameterError, match=r"dataset 'toy': parameter 'num_images' must be int, got 'many'"):
         registry.resolve("dataset", "toy", {"num_images": "many"})
@@ -113,7 +118,9 @@ def test_a_hook_with_a_bad_signature_marks_the_plugin_broken():
 
 def test_broken_plugins_are_mentioned_when_a_name_is_unknown():
     registry = load_registry(entry_points=False, extra=(NotAStrategyPlugin(),))
-    with pytest.raises(UnknownComponentError, match=r"Plugins that failed to load, which may provide it: 'NotAStrategyPlugin'"):
+    with pytest.raises(
+        UnknownComponentError, match=r"Plugins that failed to load, which may provide it: 'NotAStrategyPlugin'"
+    ):
         registry.get("strategy", "mystery")
 
 

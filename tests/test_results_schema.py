@@ -33,7 +33,9 @@ def _readme_columns() -> dict[str, str]:
         if len(cells) < 3 or not cells[0].startswith("`"):
             continue
         names = re.findall(r"`([^`]+)`", cells[0])
-        expanded = [name.replace("<kind>", kind) for name in names for kind in (RUN_KINDS if "<kind>" in name else [""])]
+        expanded = [
+            name.replace("<kind>", kind) for name in names for kind in (RUN_KINDS if "<kind>" in name else [""])
+        ]
         types = [t.replace("(null if none)", "").strip() for t in cells[1].split(", ")]
         if len(types) == 1:
             types *= len(expanded)
@@ -49,8 +51,20 @@ def test_the_readme_documents_every_column_with_its_type():
 
 def _row(**changes):
     row = {name: None for name in SCHEMA.names}
-    row.update(run_id="r", protocol_hash="p", dataset="toy", strategy="random", seed=0, round=0, rounds=1,
-               miou=0.5, confusion=[1, 0, 0, 1], num_classes=2, class_names=["a", "b"], strategy_label="random")
+    row.update(
+        run_id="r",
+        protocol_hash="p",
+        dataset="toy",
+        strategy="random",
+        seed=0,
+        round=0,
+        rounds=1,
+        miou=0.5,
+        confusion=[1, 0, 0, 1],
+        num_classes=2,
+        class_names=["a", "b"],
+        strategy_label="random",
+    )
     row.update(changes)
     return row
 
@@ -67,11 +81,25 @@ def test_the_writer_refuses_a_row_with_a_missing_or_unknown_column(tmp_path):
 
 def test_a_results_file_written_before_a_column_existed_reads_with_nulls(tmp_path):
     # A file as an early albench wrote it: only the core columns, no label_quality, stage_miou, class_names, ...
-    early = ["run_id", "protocol_hash", "dataset", "backbone", "superpixels", "labeling", "strategy", "seed", "round",
-             "rounds", "num_classes", "miou", "confusion"]
+    early = [
+        "run_id",
+        "protocol_hash",
+        "dataset",
+        "backbone",
+        "superpixels",
+        "labeling",
+        "strategy",
+        "seed",
+        "round",
+        "rounds",
+        "num_classes",
+        "miou",
+        "confusion",
+    ]
     rows = [_row(round=r, rounds=2, miou=0.25 * (r + 1)) for r in range(2)]
-    table = pa.Table.from_pylist([{k: row[k] for k in early} for row in rows],
-                                 schema=pa.schema([SCHEMA.field(name) for name in early]))
+    table = pa.Table.from_pylist(
+        [{k: row[k] for k in early} for row in rows], schema=pa.schema([SCHEMA.field(name) for name in early])
+    )
     pq.write_table(table, tmp_path / "r.parquet")
     contents = read_results(tmp_path)
     read = contents.table

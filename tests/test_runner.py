@@ -82,7 +82,10 @@ def test_existing_results_are_skipped_unless_forced(registry, options):
 
 def test_budget_larger_than_the_pool_fails_before_training_and_writes_nothing(registry, options):
     config = dataclasses.replace(TINY_CONFIG, protocol=TINY_CONFIG.protocol.replace(budget=100000))
-    with pytest.raises(ProtocolError, match=r"budget 100000 × 3 rounds needs 300000 regions, but the pool of dataset 'toy' has only \d+ superpixels"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"budget 100000 × 3 rounds needs 300000 regions, but the pool of dataset 'toy' has only \d+ superpixels",
+    ):
         _run(registry, options, config=config)
     assert not list(options.results_dir.rglob("*.parquet")) and not list(options.results_dir.rglob("*.pt"))
 

@@ -48,8 +48,9 @@ def test_take_within_budget_stops_before_the_crossing_region_unless_overshoot():
 def _validate(selection, labeled=None, budget=3, costs=None, overshoot=False):
     labeled = np.zeros(6, dtype=bool) if labeled is None else labeled
     cost_of = (lambda ids: np.ones(len(ids), dtype=np.int64)) if costs is None else (lambda ids: costs[ids])
-    return validate_selection(selection, strategy="demo", labeled=labeled, costs_of=cost_of, budget=budget,
-                              overshoot=overshoot)
+    return validate_selection(
+        selection, strategy="demo", labeled=labeled, costs_of=cost_of, budget=budget, overshoot=overshoot
+    )
 
 
 def test_validate_accepts_a_legal_selection():
@@ -73,7 +74,9 @@ def test_validate_rejects_a_region_outside_the_pool():
 
 
 def test_validate_rejects_a_selection_over_budget():
-    with pytest.raises(SelectionError, match=r"strategy 'demo' selected 4 regions costing 4 clicks, over the round's budget of 3"):
+    with pytest.raises(
+        SelectionError, match=r"strategy 'demo' selected 4 regions costing 4 clicks, over the round's budget of 3"
+    ):
         _validate([0, 1, 2, 3])
 
 

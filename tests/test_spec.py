@@ -31,7 +31,13 @@ def test_a_missing_data_root_fails_while_resolving(registry, tmp_path):
 def test_grid_shares_one_dataset_spec_and_varies_strategy_and_seed(registry):
     specs = resolve_grid(registry, TINY_CONFIG, ["oreal", "random"], [0, 1, 2])
     assert [(s.strategy.name, s.seed) for s in specs] == [
-        ("oreal", 0), ("oreal", 1), ("oreal", 2), ("random", 0), ("random", 1), ("random", 2)]
+        ("oreal", 0),
+        ("oreal", 1),
+        ("oreal", 2),
+        ("random", 0),
+        ("random", 1),
+        ("random", 2),
+    ]
     assert all(s.dataset is specs[0].dataset for s in specs) and specs[0].dataset.identity
     assert len({s.run_id for s in specs}) == 6
 

@@ -12,15 +12,22 @@ from test_strategies_uncertainty import engine_stats
 from albench.testing import selection_context
 
 ENTROPY = np.array([1.0, 0.8, 0.6, 0.9, 0.5, 0.5])
-MEAN_PROBS = np.array([[0.8, 0.1, 0.1], [0.1, 0.5, 0.4], [0.0, 0.5, 0.5], [0.4, 0.3, 0.3],
-                       [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+MEAN_PROBS = np.array(
+    [[0.8, 0.1, 0.1], [0.1, 0.5, 0.4], [0.0, 0.5, 0.5], [0.4, 0.3, 0.3], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+)
 
 
 def cbal_context(background=None, budget=4):
     # regions 4 and 5 are labeled; n = [3, 1, 0] is given directly
-    return selection_context(num_regions=6, num_classes=3, budget=budget, labeled=[4, 5], class_counts=[3, 1, 0],
-                             background_class=background,
-                             region_stats={"entropy": ENTROPY[:, None], "mean_probs": MEAN_PROBS})
+    return selection_context(
+        num_regions=6,
+        num_classes=3,
+        budget=budget,
+        labeled=[4, 5],
+        class_counts=[3, 1, 0],
+        background_class=background,
+        region_stats={"entropy": ENTROPY[:, None], "mean_probs": MEAN_PROBS},
+    )
 
 
 def test_cbal_original_hand_computed():
@@ -53,7 +60,9 @@ def test_cbal_lambda_weighs_the_balance_term():
 def test_cbal_engine_mean_entropy_and_mean_probabilities():
     # region 0: pixels [0.5, 0.3, 0.2], [0.8, 0.1, 0.1]; region 1: [0.1, 0.7, 0.2], [0.4, 0.4, 0.2]
     stats, _ = engine_stats(Cbal(CbalParams()))
-    assert stats["entropy"][:, 0].tolist() == pytest.approx([(1.029653 + 0.639032) / 2, (0.801819 + 1.054920) / 2], abs=1e-6)
+    assert stats["entropy"][:, 0].tolist() == pytest.approx(
+        [(1.029653 + 0.639032) / 2, (0.801819 + 1.054920) / 2], abs=1e-6
+    )
     assert np.allclose(stats["mean_probs"], [[0.65, 0.2, 0.15], [0.25, 0.55, 0.2]], atol=1e-6)
     # oreal-paper takes ln(p + 1e-7) (a shift of about 3e-7 nats here, below float32 resolution)
     (plain, _), (paper, _) = Cbal(CbalParams()).statistics(3), Cbal(CbalParams(variant="oreal-paper")).statistics(3)
@@ -62,15 +71,22 @@ def test_cbal_engine_mean_entropy_and_mean_probabilities():
 
 # ---------------------------------------------------------------- the binary program (solver = milp)
 
+
 def milp_context(entropy, probs, labeled_classes, budget, costs=None):
     r = len(entropy)
     labeled = list(range(r, r + len(labeled_classes)))
     total = r + len(labeled_classes)
     return selection_context(
-        num_regions=total, num_classes=probs.shape[1], budget=budget, labeled=labeled, labeled_classes=labeled_classes,
+        num_regions=total,
+        num_classes=probs.shape[1],
+        budget=budget,
+        labeled=labeled,
+        labeled_classes=labeled_classes,
         costs=None if costs is None else list(costs) + [1] * len(labeled_classes),
-        region_stats={"entropy": np.concatenate([entropy, np.zeros(len(labeled_classes))])[:, None],
-                      "mean_probs": np.concatenate([probs, np.full((len(labeled_classes), probs.shape[1]), 0.5)])},
+        region_stats={
+            "entropy": np.concatenate([entropy, np.zeros(len(labeled_classes))])[:, None],
+            "mean_probs": np.concatenate([probs, np.full((len(labeled_classes), probs.shape[1]), 0.5)]),
+        },
     )
 
 
@@ -101,8 +117,12 @@ def test_cbal_milp_attains_the_brute_force_minimum(seed, budget, weak):
     selected = Cbal(CbalParams(solver="milp")).select(context)
     counts = np.bincount(labeled_classes, minlength=c)
     omega = np.maximum(0, (len(labeled_classes) + budget) // c - counts)
-    feasible = [ids for k in range(0, budget + 1) for ids in itertools.combinations(range(r), k)
-                if (costs[list(ids)].sum() <= budget if weak else k == budget)]
+    feasible = [
+        ids
+        for k in range(0, budget + 1)
+        for ids in itertools.combinations(range(r), k)
+        if (costs[list(ids)].sum() <= budget if weak else k == budget)
+    ]
     best = min(_objective(ids, entropy, probs, omega, 2.0) for ids in feasible)
     assert _objective(selected, entropy, probs, omega, 2.0) == pytest.approx(best, abs=1e-6)
     assert costs[selected].sum() <= budget and len(set(selected.tolist())) == len(selected)

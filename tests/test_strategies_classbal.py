@@ -23,8 +23,13 @@ BVSB = np.array([0.5, 0.9, 0.3, 0.5, 0.6])
 
 
 def revisiting_context(budget, labeled=(1,)):
-    return selection_context(num_regions=5, num_classes=3, budget=budget, labeled=list(labeled),
-                             region_stats={"bvsb": BVSB[:, None], "predicted_pixels": PREDICTED})
+    return selection_context(
+        num_regions=5,
+        num_classes=3,
+        budget=budget,
+        labeled=list(labeled),
+        region_stats={"bvsb": BVSB[:, None], "predicted_pixels": PREDICTED},
+    )
 
 
 def test_revisiting_sp_oreal_paper_weights_the_raw_bvsb():
@@ -58,9 +63,12 @@ def test_revisiting_sp_engine_counts_predicted_pixels_per_region():
 
 
 def test_revisiting_sp_all_equal_uncertainty_normalises_to_zero():
-    context = selection_context(num_regions=2, num_classes=2, budget=1,
-                                region_stats={"bvsb": np.array([[0.4], [0.4]]),
-                                              "predicted_pixels": np.array([[1.0, 0], [0, 1.0]])})
+    context = selection_context(
+        num_regions=2,
+        num_classes=2,
+        budget=1,
+        region_stats={"bvsb": np.array([[0.4], [0.4]]), "predicted_pixels": np.array([[1.0, 0], [0, 1.0]])},
+    )
     assert RevisitingSp(RevisitingSpParams()).scores(context).tolist() == [0.0, 0.0]
 
 
@@ -70,21 +78,29 @@ def test_revisiting_sp_all_equal_uncertainty_normalises_to_zero():
 PRIOR = np.array([0.5, 0.25, 0.25])
 SUMS = np.array([[2.0, 0, 0], [0, 0.4, 0], [1.0, 0.2, 0.2], [0, 0, 0.8]])[:, None, :]  # S_c(s), (R, 1, C)
 SIZES = np.array([4, 4, 4, 8])
-MAXIMA = np.array([[0.9, -np.inf, -np.inf], [-np.inf, 0.5, -np.inf], [0.6, 0.2, 0.1], [-np.inf, -np.inf, 0.3]])[:, None, :]
+MAXIMA = np.array([[0.9, -np.inf, -np.inf], [-np.inf, 0.5, -np.inf], [0.6, 0.2, 0.1], [-np.inf, -np.inf, 0.3]])[
+    :, None, :
+]
 P95 = np.array([0.8, 0.4, 0.5, 0.3])[:, None]  # the second pass's p95(u·w), as the engine would return it
 
 
 def pixelbal_context(budget):
-    return selection_context(num_regions=4, num_classes=3, budget=budget, region_sizes=SIZES,
-                             pool_stats={"class_prior": PRIOR},
-                             region_stats={"bvsb_sum_by_class": SUMS, "bvsb_max_by_class": MAXIMA,
-                                              "weighted_bvsb_p95": P95})
+    return selection_context(
+        num_regions=4,
+        num_classes=3,
+        budget=budget,
+        region_sizes=SIZES,
+        pool_stats={"class_prior": PRIOR},
+        region_stats={"bvsb_sum_by_class": SUMS, "bvsb_max_by_class": MAXIMA, "weighted_bvsb_p95": P95},
+    )
 
 
 def test_pixelbal_mean_applies_the_weights_to_per_class_sums():
     # Σ_c w_c S_c / |s|: [2/49/4, 0.4/16/4, (1/49 + 0.4/16)/4, 0.8/16/8]
     strategy = PixelBal(PixelBalParams())
-    assert strategy.scores(pixelbal_context(3)).tolist() == pytest.approx([0.010204, 0.00625, 0.011352, 0.00625], abs=1e-6)
+    assert strategy.scores(pixelbal_context(3)).tolist() == pytest.approx(
+        [0.010204, 0.00625, 0.011352, 0.00625], abs=1e-6
+    )
     # region 2 first although its unweighted mean (0.35) is below region 0's (0.5); the tie 1/3 goes to 1
     assert strategy.select(pixelbal_context(3)).tolist() == [2, 0, 1]
 
@@ -92,7 +108,9 @@ def test_pixelbal_mean_applies_the_weights_to_per_class_sums():
 def test_pixelbal_max_is_the_largest_weighted_per_class_maximum():
     # max_c w_c M_c: [0.9/49, 0.5/16, max(0.6/49, 0.2/16, 0.1/16), 0.3/16]
     strategy = PixelBal(PixelBalParams(aggregation="max"))
-    assert strategy.scores(pixelbal_context(2)).tolist() == pytest.approx([0.018367, 0.03125, 0.0125, 0.01875], abs=1e-6)
+    assert strategy.scores(pixelbal_context(2)).tolist() == pytest.approx(
+        [0.018367, 0.03125, 0.0125, 0.01875], abs=1e-6
+    )
     assert strategy.select(pixelbal_context(2)).tolist() == [1, 3]
 
 
@@ -125,8 +143,14 @@ W = [0.0244140625, 0.0330578512, 0.1040582726]
 def pixelbal_engine(aggregation):
     strategy = PixelBal(PixelBalParams(aggregation=aggregation, variant="oreal-paper"))
     region_stats, pool_stats = engine_stats(strategy)
-    context = selection_context(num_regions=2, num_classes=3, budget=1, region_sizes=np.array([2, 2]),
-                                region_stats=region_stats, pool_stats=pool_stats)
+    context = selection_context(
+        num_regions=2,
+        num_classes=3,
+        budget=1,
+        region_sizes=np.array([2, 2]),
+        region_stats=region_stats,
+        pool_stats=pool_stats,
+    )
     return strategy, region_stats, pool_stats, context
 
 
@@ -154,10 +178,15 @@ def test_pixelbal_engine_p95_is_the_exact_percentile_of_the_weighted_pixel_score
     assert list(region_stats) == ["weighted_bvsb_p95"]  # the first pass computes the prior only
 
 
-@pytest.mark.parametrize(("params", "temperature"), [
-    ({}, 0.1), ({"variant": "oreal-paper"}, 1.0), ({"temperature": 0.5}, 0.5),
-    ({"variant": "oreal-paper", "temperature": 0.2}, 0.2),
-])
+@pytest.mark.parametrize(
+    ("params", "temperature"),
+    [
+        ({}, 0.1),
+        ({"variant": "oreal-paper"}, 1.0),
+        ({"temperature": 0.5}, 0.5),
+        ({"variant": "oreal-paper", "temperature": 0.2}, 0.2),
+    ],
+)
 def test_pixelbal_temperature_follows_the_variant_unless_set(params, temperature):
     strategy = PixelBal(PixelBalParams(**params))
     assert strategy.temperature == temperature

@@ -20,8 +20,18 @@ EDGES = [(1, 0), (1, 2), (1, 3), (3, 4), (3, 5), (6, 7)]
 
 
 def oracle_context(budget, seed=0, background=0, truth=TRUTH, costs=None):
-    return selection_context(num_regions=8, num_classes=3, budget=budget, labeled=[6], labeled_classes=[1],
-                             ground_truth=truth, background_class=background, edges=EDGES, seed=seed, costs=costs)
+    return selection_context(
+        num_regions=8,
+        num_classes=3,
+        budget=budget,
+        labeled=[6],
+        labeled_classes=[1],
+        ground_truth=truth,
+        background_class=background,
+        edges=EDGES,
+        seed=seed,
+        costs=costs,
+    )
 
 
 def foreground(p=0.9):
@@ -61,10 +71,10 @@ def test_foreground_context_follows_each_foreground_pick_with_its_background_nei
     first = selected[0]
     assert first in blocks
     size = len(blocks[first])
-    assert set(selected[1:1 + size]) == blocks[first]
+    assert set(selected[1 : 1 + size]) == blocks[first]
     second = selected[1 + size]
     assert second == ({1, 3} - {first}).pop()
-    assert set(selected[2 + size:2 + size + len(blocks[second])]) == blocks[second]
+    assert set(selected[2 + size : 2 + size + len(blocks[second])]) == blocks[second]
     assert selected[-1] in (5, 7)  # then the other regions (void 5, background 7 that touches no pick)
 
 
@@ -84,12 +94,18 @@ def test_oracles_spend_the_click_budget():
 
 
 def test_oracles_need_a_background_class_and_the_ground_truth():
-    with pytest.raises(ComponentError, match=r"strategy 'foreground' separates foreground from background, but the "
-                                             r"dataset declares no background class"):
+    with pytest.raises(
+        ComponentError,
+        match=r"strategy 'foreground' separates foreground from background, but the "
+        r"dataset declares no background class",
+    ):
         foreground().select(oracle_context(2, background=None))
     no_truth = selection_context(num_regions=3, num_classes=2, budget=1, background_class=0)
-    with pytest.raises(ComponentError, match=r"strategy 'foreground-context' reads the ground truth, but the "
-                                             r"selection context carries none"):
+    with pytest.raises(
+        ComponentError,
+        match=r"strategy 'foreground-context' reads the ground truth, but the "
+        r"selection context carries none",
+    ):
         with_context().select(no_truth)
 
 

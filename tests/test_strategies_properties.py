@@ -60,8 +60,12 @@ def random_pool(strategy, seed, weak):
     per_image = rng.integers(2, 7, images)
     logits = rng.normal(0, 2, (images, c, h, w))
     probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    maps = np.stack([rng.permutation(np.concatenate([np.arange(k), rng.integers(0, k, h * w - k)])).reshape(h, w)
-                     for k in per_image])
+    maps = np.stack(
+        [
+            rng.permutation(np.concatenate([np.arange(k), rng.integers(0, k, h * w - k)])).reshape(h, w)
+            for k in per_image
+        ]
+    )
     accumulator = ScoreAccumulator(strategy.statistics(c), c)
     accumulator.add(torch.tensor(probs, dtype=torch.float32), torch.tensor(maps), per_image.tolist())
     region_stats, pool_stats = accumulator.region_results(), accumulator.pool_results()
@@ -76,13 +80,21 @@ def random_pool(strategy, seed, weak):
     pairs = rng.integers(0, r, (2 * r, 2))
     # the budget is at least 1 click, as the protocol requires
     return dict(
-        num_regions=r, num_classes=c, budget=int(rng.integers(1, r + 1)), labeled=labeled.tolist(),
+        num_regions=r,
+        num_classes=c,
+        budget=int(rng.integers(1, r + 1)),
+        labeled=labeled.tolist(),
         labeled_classes=rng.choice(list(range(c)) + [255], size=len(labeled)).tolist(),
-        region_stats=region_stats, pool_stats=pool_stats,
-        background_class=0, costs=rng.integers(0, 4, r).tolist() if weak else None, region_sizes=sizes,
-        region_image=np.repeat(np.arange(images), per_image), edges=pairs[pairs[:, 0] != pairs[:, 1]].tolist(),
+        region_stats=region_stats,
+        pool_stats=pool_stats,
+        background_class=0,
+        costs=rng.integers(0, 4, r).tolist() if weak else None,
+        region_sizes=sizes,
+        region_image=np.repeat(np.arange(images), per_image),
+        edges=pairs[pairs[:, 0] != pairs[:, 1]].tolist(),
         # the runner sets overshoot only where regions' costs vary (weak labels)
-        ground_truth=rng.choice(list(range(c)) + [255], size=r).tolist(), overshoot=weak and bool(rng.random() < 0.5),
+        ground_truth=rng.choice(list(range(c)) + [255], size=r).tolist(),
+        overshoot=weak and bool(rng.random() < 0.5),
         seed=int(rng.integers(0, 1000)),
     )
 
@@ -96,8 +108,14 @@ def test_selections_are_unique_unlabeled_within_budget_and_deterministic(seed, c
     context = selection_context(**pool)
     selected = strategy.select(context)
     # the runner's own check: integer ids in range, no duplicate, none labeled, clicks within the budget
-    validate_selection(selected, strategy=cls.name, labeled=context.labeled, costs_of=context.region_cost,
-                       budget=context.budget, overshoot=context.overshoot)
+    validate_selection(
+        selected,
+        strategy=cls.name,
+        labeled=context.labeled,
+        costs_of=context.region_cost,
+        budget=context.budget,
+        overshoot=context.overshoot,
+    )
     again = cls(params).select(selection_context(**pool))
     assert np.array_equal(selected, again)
     if not weak:  # one click per region: the whole budget is spent while unlabeled regions remain
@@ -105,6 +123,7 @@ def test_selections_are_unique_unlabeled_within_budget_and_deterministic(seed, c
 
 
 # ---------------------------------------------------------------- ITEMSPERCLASS and Eq. 3
+
 
 def _compositions(total, parts):
     """Every δ ≥ 0 with Σδ = total."""
@@ -114,8 +133,9 @@ def _compositions(total, parts):
 
 
 @settings(max_examples=150, deadline=None)
-@given(counts=st.lists(st.integers(0, 8), min_size=1, max_size=4), budget=st.integers(0, 9),
-       rank_seed=st.integers(0, 1000))
+@given(
+    counts=st.lists(st.integers(0, 8), min_size=1, max_size=4), budget=st.integers(0, 9), rank_seed=st.integers(0, 1000)
+)
 def test_items_per_class_is_a_minimiser_of_eq3(counts, budget, rank_seed):
     n = np.array(counts)
     candidates = list(_compositions(budget, len(n)))

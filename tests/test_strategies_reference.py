@@ -21,8 +21,14 @@ def random_maps(seed):
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 1.5, (IMAGES, C, H, W)) + rng.normal(0, 1.5, (1, C, 1, 1))  # uneven class prior
     probs = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
-    maps = np.stack([rng.permutation(np.concatenate([np.arange(PER_IMAGE), rng.integers(0, PER_IMAGE, H * W - PER_IMAGE)]))
-                     .reshape(H, W) for _ in range(IMAGES)])
+    maps = np.stack(
+        [
+            rng.permutation(
+                np.concatenate([np.arange(PER_IMAGE), rng.integers(0, PER_IMAGE, H * W - PER_IMAGE)])
+            ).reshape(H, W)
+            for _ in range(IMAGES)
+        ]
+    )
     labeled = rng.choice(IMAGES * PER_IMAGE, 6, replace=False)
     return probs, maps, labeled, rng.integers(0, C, 6)
 
@@ -67,9 +73,16 @@ def albench_context(strategy, probs, maps, labeled, classes):
     accumulator = ScoreAccumulator(strategy.statistics(C), C)
     accumulator.add(torch.from_numpy(probs), torch.from_numpy(maps), [PER_IMAGE] * IMAGES)
     sizes = np.concatenate([np.bincount(m.ravel(), minlength=PER_IMAGE) for m in maps])
-    return selection_context(num_regions=IMAGES * PER_IMAGE, num_classes=C, budget=BUDGET, labeled=labeled.tolist(),
-                             labeled_classes=classes.tolist(), region_stats=accumulator.region_results(),
-                             pool_stats=accumulator.pool_results(), region_sizes=sizes)
+    return selection_context(
+        num_regions=IMAGES * PER_IMAGE,
+        num_classes=C,
+        budget=BUDGET,
+        labeled=labeled.tolist(),
+        labeled_classes=classes.tolist(),
+        region_stats=accumulator.region_results(),
+        pool_stats=accumulator.pool_results(),
+        region_sizes=sizes,
+    )
 
 
 SEEDS = [0, 1, 2]
@@ -80,8 +93,10 @@ SEEDS = [0, 1, 2]
 def test_entropy_and_bvsb(seed, aggregation):
     probs, maps, labeled, classes = random_maps(seed)
     regions = pixels_by_region(probs, maps)
-    for strategy, name, score in ((EntropyStrategy(EntropyParams(aggregation)), "entropy", entropy),
-                                  (BvsbStrategy(BvsbParams(aggregation)), "bvsb", bvsb)):
+    for strategy, name, score in (
+        (EntropyStrategy(EntropyParams(aggregation)), "entropy", entropy),
+        (BvsbStrategy(BvsbParams(aggregation)), "bvsb", bvsb),
+    ):
         expected = np.array([aggregate(score(p), aggregation) for p in regions])
         context = albench_context(strategy, probs, maps, labeled, classes)
         assert np.allclose(context.region_stats[name][:, 0], expected, atol=1e-5, rtol=0)
@@ -147,8 +162,15 @@ def test_oreal(seed, aggregation):
     probs, maps, labeled, classes = random_maps(seed)
     regions = pixels_by_region(probs, maps)
     eps = 1e-7
-    scores = np.array([[aggregate(-(p[:, c] * np.log(p[:, c] + eps) + (1 - p[:, c]) * np.log(1 - p[:, c] + eps)),
-                                  aggregation) for c in range(C)] for p in regions])
+    scores = np.array(
+        [
+            [
+                aggregate(-(p[:, c] * np.log(p[:, c] + eps) + (1 - p[:, c]) * np.log(1 - p[:, c] + eps)), aggregation)
+                for c in range(C)
+            ]
+            for p in regions
+        ]
+    )
     delta = itemsperclass(np.bincount(classes, minlength=C), BUDGET)  # no background class
     taken, expected = set(labeled.tolist()), []
     for c in range(C):

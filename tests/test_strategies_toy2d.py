@@ -39,8 +39,14 @@ def run_oreal(truth, scores, initial):
     """Every round's δ, the class order, the batches and the labeled counts n."""
     labeled, history = list(initial), []
     for _ in range(ROUNDS):
-        context = selection_context(num_regions=len(truth), num_classes=3, budget=Q, labeled=labeled,
-                                    labeled_classes=truth[labeled].tolist(), region_stats={"class_scores": scores})
+        context = selection_context(
+            num_regions=len(truth),
+            num_classes=3,
+            budget=Q,
+            labeled=labeled,
+            labeled_classes=truth[labeled].tolist(),
+            region_stats={"class_scores": scores},
+        )
         strategy = Oreal(OrealParams())
         delta, order = strategy.allocation(context)
         selected = strategy.select(context)
@@ -53,8 +59,12 @@ def run_oreal(truth, scores, initial):
 def test_batches_picked_for_a_class_contain_other_classes(toy):
     truth, scores, initial = toy
     history, _ = run_oreal(truth, scores, initial)
-    misses = [(c, truth[batch].tolist()) for _, _, batches in history for c, batch in batches.items()
-              if (truth[batch] != c).any()]
+    misses = [
+        (c, truth[batch].tolist())
+        for _, _, batches in history
+        for c, batch in batches.items()
+        if (truth[batch] != c).any()
+    ]
     assert misses, "uncertain points of a class are not always of that class"
     # a batch picked for the head class 0 brings points of class 1 (the supplementary's example, with 0 and 1 swapped)
     assert any(c == 0 and 1 in classes for c, classes in misses)

@@ -77,22 +77,28 @@ def test_shannon_entropy_epsilon_sits_inside_the_logarithm():
     assert ShannonEntropy(1e-7).compute(p)[0, 0].item() == pytest.approx(-math.log(0.5 + 1e-7), abs=1e-12)
 
 
-@pytest.mark.parametrize(("aggregation", "expected"), [
-    ("mean", [(1.029653 + 0.639032) / 2, (0.801819 + 1.054920) / 2]),
-    ("max", [1.029653, 1.054920]),
-    # two pixels: the 95th percentile is a + 0.95·(b − a) on the sorted pair
-    ("p95", [0.639032 + 0.95 * (1.029653 - 0.639032), 0.801819 + 0.95 * (1.054920 - 0.801819)]),
-])
+@pytest.mark.parametrize(
+    ("aggregation", "expected"),
+    [
+        ("mean", [(1.029653 + 0.639032) / 2, (0.801819 + 1.054920) / 2]),
+        ("max", [1.029653, 1.054920]),
+        # two pixels: the 95th percentile is a + 0.95·(b − a) on the sorted pair
+        ("p95", [0.639032 + 0.95 * (1.029653 - 0.639032), 0.801819 + 0.95 * (1.054920 - 0.801819)]),
+    ],
+)
 def test_engine_entropy_per_superpixel(aggregation, expected):
     stats, _ = engine_stats(EntropyStrategy(EntropyParams(aggregation=aggregation)))
     assert stats["entropy"][:, 0].tolist() == pytest.approx(expected, abs=1e-6)
 
 
-@pytest.mark.parametrize(("aggregation", "expected"), [
-    ("mean", [(0.6 + 0.125) / 2, (2 / 7 + 1.0) / 2]),
-    ("max", [0.6, 1.0]),
-    ("p95", [0.125 + 0.95 * 0.475, 2 / 7 + 0.95 * (1 - 2 / 7)]),
-])
+@pytest.mark.parametrize(
+    ("aggregation", "expected"),
+    [
+        ("mean", [(0.6 + 0.125) / 2, (2 / 7 + 1.0) / 2]),
+        ("max", [0.6, 1.0]),
+        ("p95", [0.125 + 0.95 * 0.475, 2 / 7 + 0.95 * (1 - 2 / 7)]),
+    ],
+)
 def test_engine_bvsb_per_superpixel(aggregation, expected):
     stats, _ = engine_stats(BvsbStrategy(BvsbParams(aggregation=aggregation)))
     assert stats["bvsb"][:, 0].tolist() == pytest.approx(expected, abs=1e-6)
@@ -104,9 +110,15 @@ def test_engine_bvsb_margin_per_superpixel():
 
 
 def context(scores, *, budget, labeled=(), costs=None, overshoot=False, name="entropy"):
-    return selection_context(num_regions=len(scores), num_classes=3, budget=budget, labeled=list(labeled),
-                             region_stats={name: np.asarray(scores, dtype=float)[:, None]}, costs=costs,
-                             overshoot=overshoot)
+    return selection_context(
+        num_regions=len(scores),
+        num_classes=3,
+        budget=budget,
+        labeled=list(labeled),
+        region_stats={name: np.asarray(scores, dtype=float)[:, None]},
+        costs=costs,
+        overshoot=overshoot,
+    )
 
 
 def test_highest_scores_first_ties_to_the_lowest_id_labeled_skipped():

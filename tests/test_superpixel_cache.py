@@ -127,7 +127,10 @@ def test_a_superpixel_method_returning_the_wrong_shape_is_named(store_parts):
             return np.zeros((3, 3), dtype=np.int64)
 
     store = SuperpixelStore(tmp_path, dataset, Broken(), spec.dataset, spec.superpixels)
-    with pytest.raises(ComponentError, match=r"superpixel method 'broken-sp' returned shape \(3, 3\) for image 'scene-00000' of shape \(32, 32\)"):
+    with pytest.raises(
+        ComponentError,
+        match=r"superpixel method 'broken-sp' returned shape \(3, 3\) for image 'scene-00000' of shape \(32, 32\)",
+    ):
         list(store.ensure(["scene-00000"]))
 
 
@@ -175,7 +178,9 @@ def test_an_error_in_a_worker_process_reaches_the_caller(store_parts, monkeypatc
     broken.poison = dataset.load("scene-00002").image.tobytes()
     monkeypatch.setattr(superpixel_cache, "WORKER_START_S", 0.0)
     store = SuperpixelStore(tmp_path, dataset, broken, spec.dataset, spec.superpixels)
-    with pytest.raises(ComponentError, match=r"superpixel method 'broken-on-2' returned shape \(3, 3\) for image 'scene-00002'"):
+    with pytest.raises(
+        ComponentError, match=r"superpixel method 'broken-on-2' returned shape \(3, 3\) for image 'scene-00002'"
+    ):
         list(store.ensure([f"scene-{i:05d}" for i in range(4)], workers=2))
 
 

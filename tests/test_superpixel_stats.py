@@ -26,33 +26,19 @@ runner = CliRunner()
 V = 255  # void
 # Image "a": four 2×2 quadrants. Image "b": two 2×2 regions on top (the right one all void), one 2×4 below.
 MASKS = {
-    "a": np.array([[0, 0, 1, 1],
-                   [0, 0, 1, 1],
-                   [0, 1, 1, 2],
-                   [0, 0, 2, 2]]),
-    "b": np.array([[2, 2, V, V],
-                   [2, 1, V, V],
-                   [0, 0, 0, 0],
-                   [0, 0, 0, 0]]),
+    "a": np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, 1, 1, 2], [0, 0, 2, 2]]),
+    "b": np.array([[2, 2, V, V], [2, 1, V, V], [0, 0, 0, 0], [0, 0, 0, 0]]),
 }
 REGIONS = {
-    "a": np.array([[0, 0, 1, 1],
-                   [0, 0, 1, 1],
-                   [2, 2, 3, 3],
-                   [2, 2, 3, 3]]),
-    "b": np.array([[0, 0, 1, 1],
-                   [0, 0, 1, 1],
-                   [2, 2, 2, 2],
-                   [2, 2, 2, 2]]),
+    "a": np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]),
+    "b": np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 2, 2]]),
 }
 # Dominant labels: a → 0, 1, 0 (one class-1 pixel lost), 2 (one class-1 pixel lost); b → 2 (one class-1 pixel
 # lost), void (all void), 0. Confusion [ground truth, dominant label]:
 #   class 0: 4 + 3 (a) + 8 (b) = 15 pixels → 0
 #   class 1: 4 → 1; 1 → 0 (a, bottom left); 1 → 2 (a, bottom right); 1 → 2 (b, top left)
 #   class 2: 3 → 2 (a); 3 → 2 (b)
-CONFUSION = [[15, 0, 0],
-             [1, 4, 2],
-             [0, 0, 6]]
+CONFUSION = [[15, 0, 0], [1, 4, 2], [0, 0, 6]]
 # IoU_c = TP / (GT + Pred − TP): 15 / (15 + 16 − 15) = 15/16; 4 / (7 + 4 − 4) = 4/7; 6 / (6 + 8 − 6) = 3/4
 MIOU = (15 / 16 + 4 / 7 + 3 / 4) / 3  # = 253/336 ≈ 0.75298
 MIOU_PAPER = (4 / 7 + 3 / 4) / 2  # background (class 0) left out: 37/56 ≈ 0.66071
@@ -115,9 +101,13 @@ def _no_third_party_plugins(monkeypatch):
 
 
 def test_dominant_confusion_of_one_histogram_by_hand():
-    histogram = np.array([[3, 1, 0],    # → class 0: 3 px of 0 right, 1 px of 1 wrong
-                          [0, 2, 2],    # tie → lowest index (1): 2 px of 2 wrong
-                          [0, 0, 0]])   # all void: nothing
+    histogram = np.array(
+        [
+            [3, 1, 0],  # → class 0: 3 px of 0 right, 1 px of 1 wrong
+            [0, 2, 2],  # tie → lowest index (1): 2 px of 2 wrong
+            [0, 0, 0],
+        ]
+    )  # all void: nothing
     assert dominant_confusion(histogram, 3, V).tolist() == [[3, 0, 0], [1, 2, 0], [0, 2, 0]]
 
 
@@ -165,14 +155,26 @@ def test_stats_command_on_the_hand_made_dataset_json_and_table(hand_registry, tm
 
 
 def test_stats_on_the_toy_dataset_share_the_cache_with_runs(registry, tmp_path):
-    settings = ["--set", "dataset.num_images=20", "--set", "dataset.image_size=32", "--set", "superpixels.n_segments=16"]
+    settings = [
+        "--set",
+        "dataset.num_images=20",
+        "--set",
+        "dataset.image_size=32",
+        "--set",
+        "superpixels.n_segments=16",
+    ]
     result = _stats(*settings, "--cache-dir", str(tmp_path), "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     spec = resolve_run(registry, TINY_CONFIG, "random", 0)  # the same components a tiny run uses
     dataset = registry.create("dataset", "toy", spec.dataset.params).instance
-    store = SuperpixelStore(tmp_path, dataset, registry.create("superpixels", "slic", spec.superpixels.params).instance,
-                            spec.dataset, spec.superpixels)
+    store = SuperpixelStore(
+        tmp_path,
+        dataset,
+        registry.create("superpixels", "slic", spec.superpixels.params).instance,
+        spec.dataset,
+        spec.superpixels,
+    )
     assert data["cache"] == str(store.directory)
     pool = dataset.split(0).pool
     assert all(store.read(image_id) is not None for image_id in pool)  # a run now finds every entry cached
@@ -198,7 +200,10 @@ def test_stats_take_the_dataset_and_superpixels_from_a_protocol_file(tiny_protoc
     [
         (["--dataset", "voc"], "unknown dataset 'voc'."),
         (["--superpixels", "slick"], "unknown superpixels 'slick'. Did you mean 'slic'?"),
-        (["--set", "superpixels.n_segments=many"], "superpixels 'slic': parameter 'n_segments' must be int, got 'many'"),
+        (
+            ["--set", "superpixels.n_segments=many"],
+            "superpixels 'slic': parameter 'n_segments' must be int, got 'many'",
+        ),
         (["--set", "dataset.size=3"], "dataset 'toy' has no parameter 'size'"),
         (["--set", "backbone.width=3"], "superpixels stats only takes dataset.* and superpixels.* settings"),
         (["--reference", "voc"], "--reference 'voc': the paper reports ceilings for pascal-voc, endovis2018"),
@@ -223,7 +228,11 @@ def test_paper_ceilings_are_the_papers():
     from albench.run.label_quality import PAPER_CEILINGS
 
     assert {k: v.miou for k, v in PAPER_CEILINGS.items()} == {
-        "pascal-voc": 93.7, "endovis2018": 83.3, "cityscapes": 74.6, "monarch": 82.3}
+        "pascal-voc": 93.7,
+        "endovis2018": 83.3,
+        "cityscapes": 74.6,
+        "monarch": 82.3,
+    }
 
 
 def test_the_hand_made_masks_match_the_comment():

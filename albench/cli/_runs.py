@@ -11,8 +11,16 @@ import typer
 from albench.errors import AlbenchError
 from albench.results.runs import ConventionChoice, LoadedRuns, RunFilter, load_runs
 
-__all__ = ["BackboneFilter", "CheckpointsOption", "ConventionOption", "DatasetFilter", "LabelingFilter",
-           "ProtocolFilter", "StrategyFilter", "select_runs"]
+__all__ = [
+    "BackboneFilter",
+    "CheckpointsOption",
+    "ConventionOption",
+    "DatasetFilter",
+    "LabelingFilter",
+    "ProtocolFilter",
+    "StrategyFilter",
+    "select_runs",
+]
 
 
 class Convention(StrEnum):
@@ -23,24 +31,45 @@ class Convention(StrEnum):
 
 DatasetFilter = Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Dataset name glob (repeatable).")]
 BackboneFilter = Annotated[list[str] | None, typer.Option("--backbone", "-b", help="Backbone name glob (repeatable).")]
-StrategyFilter = Annotated[list[str] | None, typer.Option(
-    "--strategy", "-s", help="Strategy name or label glob (repeatable), e.g. 'oreal*'.")]
-LabelingFilter = Annotated[list[str] | None, typer.Option("--labeling", "-l", help="Labeling scheme glob (repeatable).")]
-ProtocolFilter = Annotated[list[str] | None, typer.Option("--protocol", help="Protocol hash glob (repeatable), e.g. '3fa2*'.")]
-ConventionOption = Annotated[Convention, typer.Option(
-    "--convention", help="mIoU convention: as each run recorded it, or recomputed from the stored confusion "
-                         "matrices (standard, or paper: the OREAL code's).")]
-CheckpointsOption = Annotated[bool, typer.Option(
-    "--checkpoints/--no-checkpoints", help="Also read runs in progress (results/.partial/), flagged as incomplete.")]
+StrategyFilter = Annotated[
+    list[str] | None, typer.Option("--strategy", "-s", help="Strategy name or label glob (repeatable), e.g. 'oreal*'.")
+]
+LabelingFilter = Annotated[
+    list[str] | None, typer.Option("--labeling", "-l", help="Labeling scheme glob (repeatable).")
+]
+ProtocolFilter = Annotated[
+    list[str] | None, typer.Option("--protocol", help="Protocol hash glob (repeatable), e.g. '3fa2*'.")
+]
+ConventionOption = Annotated[
+    Convention,
+    typer.Option(
+        "--convention",
+        help="mIoU convention: as each run recorded it, or recomputed from the stored confusion "
+        "matrices (standard, or paper: the OREAL code's).",
+    ),
+]
+CheckpointsOption = Annotated[
+    bool,
+    typer.Option(
+        "--checkpoints/--no-checkpoints", help="Also read runs in progress (results/.partial/), flagged as incomplete."
+    ),
+]
 
 
 def convention_choice(convention: Convention) -> ConventionChoice:
     return {"recorded": "recorded", "standard": "standard", "paper": "paper"}[convention.value]  # type: ignore[return-value]
 
 
-def select_runs(results_dir: Path, *, dataset: list[str] | None = None, backbone: list[str] | None = None,
-                strategy: list[str] | None = None, labeling: list[str] | None = None,
-                protocol: list[str] | None = None, checkpoints: bool = True) -> LoadedRuns:
+def select_runs(
+    results_dir: Path,
+    *,
+    dataset: list[str] | None = None,
+    backbone: list[str] | None = None,
+    strategy: list[str] | None = None,
+    labeling: list[str] | None = None,
+    protocol: list[str] | None = None,
+    checkpoints: bool = True,
+) -> LoadedRuns:
     """The runs of ``results_dir`` that pass the filters; an error when filters leave none of many."""
     from albench.cli._sweep import readable_results
 

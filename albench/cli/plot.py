@@ -25,8 +25,10 @@ from albench.results.runs import LoadedRuns
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The paper's figures (AL curves, class distributions, per-class gains, selected superpixels).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The paper's figures (AL curves, class distributions, per-class gains, selected superpixels).",
+    no_args_is_help=True,
+)
 
 OutputArgument = Annotated[Path, typer.Argument(help="Output file: .png, .svg or .pdf.")]
 
@@ -36,10 +38,24 @@ class XAxis(StrEnum):
     clicks = "clicks"
 
 
-def _load(results_dir: Path, dataset: list[str] | None, backbone: list[str] | None, strategy: list[str] | None,
-          labeling: list[str] | None, protocol: list[str] | None, checkpoints: bool) -> LoadedRuns:
-    loaded = select_runs(results_dir, dataset=dataset, backbone=backbone, strategy=strategy, labeling=labeling,
-                         protocol=protocol, checkpoints=checkpoints)
+def _load(
+    results_dir: Path,
+    dataset: list[str] | None,
+    backbone: list[str] | None,
+    strategy: list[str] | None,
+    labeling: list[str] | None,
+    protocol: list[str] | None,
+    checkpoints: bool,
+) -> LoadedRuns:
+    loaded = select_runs(
+        results_dir,
+        dataset=dataset,
+        backbone=backbone,
+        strategy=strategy,
+        labeling=labeling,
+        protocol=protocol,
+        checkpoints=checkpoints,
+    )
     for note in loaded.notes:
         err.print(note)
     for run in loaded.runs:
@@ -54,11 +70,16 @@ def _written(output: Path) -> None:
 
 @app.command("curves")
 def curves(
-    output: OutputArgument, results_dir: ResultsDirOption = Path("results"),
+    output: OutputArgument,
+    results_dir: ResultsDirOption = Path("results"),
     x: Annotated[XAxis, typer.Option("--x", help="x axis: round, or clicks spent.")] = XAxis.round,
-    dataset: DatasetFilter = None, backbone: BackboneFilter = None, strategy: StrategyFilter = None,
-    labeling: LabelingFilter = None, protocol: ProtocolFilter = None,
-    convention: ConventionOption = Convention.recorded, checkpoints: CheckpointsOption = True,
+    dataset: DatasetFilter = None,
+    backbone: BackboneFilter = None,
+    strategy: StrategyFilter = None,
+    labeling: LabelingFilter = None,
+    protocol: ProtocolFilter = None,
+    convention: ConventionOption = Convention.recorded,
+    checkpoints: CheckpointsOption = True,
 ) -> None:
     """AL curves (Figs. 3–5): mIoU vs round or clicks, mean ± std over seeds, one panel per dataset."""
     with handle_errors():
@@ -71,10 +92,15 @@ def curves(
 
 @app.command("classes")
 def classes(
-    output: OutputArgument, results_dir: ResultsDirOption = Path("results"),
+    output: OutputArgument,
+    results_dir: ResultsDirOption = Path("results"),
     round_index: Annotated[int, typer.Option("--round", help="After which round (0-based; -1: the last).")] = -1,
-    dataset: DatasetFilter = None, backbone: BackboneFilter = None, strategy: StrategyFilter = None,
-    labeling: LabelingFilter = None, protocol: ProtocolFilter = None, checkpoints: CheckpointsOption = True,
+    dataset: DatasetFilter = None,
+    backbone: BackboneFilter = None,
+    strategy: StrategyFilter = None,
+    labeling: LabelingFilter = None,
+    protocol: ProtocolFilter = None,
+    checkpoints: CheckpointsOption = True,
 ) -> None:
     """Class distribution of the labeled set per strategy (Figs. 9–10, top), with 1 − Gini."""
     with handle_errors():
@@ -90,9 +116,13 @@ def per_class(
     output: OutputArgument,
     target: Annotated[str, typer.Option("--target", "-t", help="The strategy label compared with every other.")],
     results_dir: ResultsDirOption = Path("results"),
-    dataset: DatasetFilter = None, backbone: BackboneFilter = None, strategy: StrategyFilter = None,
-    labeling: LabelingFilter = None, protocol: ProtocolFilter = None,
-    convention: ConventionOption = Convention.standard, checkpoints: CheckpointsOption = True,
+    dataset: DatasetFilter = None,
+    backbone: BackboneFilter = None,
+    strategy: StrategyFilter = None,
+    labeling: LabelingFilter = None,
+    protocol: ProtocolFilter = None,
+    convention: ConventionOption = Convention.standard,
+    checkpoints: CheckpointsOption = True,
 ) -> None:
     """Per-class AuALC gain of --target over each baseline (Figs. 9–10, bottom), per dataset × aggregation."""
     with handle_errors():
@@ -108,13 +138,21 @@ def per_class(
 def selection(
     output: OutputArgument,
     run: Annotated[list[str], typer.Option("--run", help="Run id or unique prefix (repeatable: one panel each).")],
-    round_index: Annotated[int, typer.Option("--round", help="The round whose additions are coloured (0: initial set).")],
-    image: Annotated[str | None, typer.Option(
-        "--image", help="Pool image id or index (default: the image where the first run added most regions).")] = None,
+    round_index: Annotated[
+        int, typer.Option("--round", help="The round whose additions are coloured (0: initial set).")
+    ],
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image", help="Pool image id or index (default: the image where the first run added most regions)."
+        ),
+    ] = None,
     results_dir: ResultsDirOption = Path("results"),
     data_root: Annotated[Path | None, typer.Option("--data-root", help="Root of file-backed datasets.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(
-        "--cache-dir", help="Superpixel cache (default $ALBENCH_CACHE_DIR or ~/.cache/albench).")] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Superpixel cache (default $ALBENCH_CACHE_DIR or ~/.cache/albench)."),
+    ] = None,
 ) -> None:
     """Selected superpixels on one image (Fig. 6): the image, superpixel boundaries, this round's selection
     coloured by dominant class, earlier labels hatched. Rebuilt from each run's spec; runs with the same seed
@@ -127,8 +165,10 @@ def selection(
         registry = load_registry()
         cache = cache_dir or default_cache_dir()
         first = load_selection_view(results_dir, run[0], round_index, registry, cache, data_root, image)
-        views = [first] + [load_selection_view(results_dir, other, round_index, registry, cache, data_root,
-                                               first.image_id) for other in run[1:]]
+        views = [first] + [
+            load_selection_view(results_dir, other, round_index, registry, cache, data_root, first.image_id)
+            for other in run[1:]
+        ]
         for view in views:
             for note in view.notes:
                 err.print(note)

@@ -44,15 +44,32 @@ def _with_component(config: BenchmarkConfig, kind: str, name: str | None) -> Ben
 
 
 def build_specs(
-    registry: Registry, strategies: list[str], *, protocol_file: Path | None, dataset: str | None, backbone: str | None,
-    superpixels: str | None, labeling: str | None, seeds: list[str], rounds: int | None, budget: int | None,
-    settings: list[str], data_root: Path | None = None, cache_dir: Path | None = None, device: str = "cpu",
+    registry: Registry,
+    strategies: list[str],
+    *,
+    protocol_file: Path | None,
+    dataset: str | None,
+    backbone: str | None,
+    superpixels: str | None,
+    labeling: str | None,
+    seeds: list[str],
+    rounds: int | None,
+    budget: int | None,
+    settings: list[str],
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    device: str = "cpu",
 ) -> list[RunSpec]:
     """Every run of the grid, fully resolved and type-checked before any of them starts."""
     if not strategies:
         raise ParameterError("pass at least one --strategy (see `albench plugins` for the available ones)")
     config = load_protocol_file(protocol_file) if protocol_file else DEFAULT_CONFIG
-    for kind, name in (("dataset", dataset), ("backbone", backbone), ("superpixels", superpixels), ("labeling", labeling)):
+    for kind, name in (
+        ("dataset", dataset),
+        ("backbone", backbone),
+        ("superpixels", superpixels),
+        ("labeling", labeling),
+    ):
         config = _with_component(config, kind, name)
     overrides: dict[str, Any] = parse_settings(settings)
     protocol_changes: dict[str, Any] = dict(overrides.pop("protocol", {}))
@@ -63,8 +80,16 @@ def build_specs(
     if protocol_changes:
         config = dataclasses.replace(config, protocol=config.protocol.replace(**protocol_changes))
     run_seeds = parse_seeds(seeds) if seeds else config.seeds
-    return resolve_grid(registry, config, strategies, run_seeds, overrides, data_root=data_root, cache_dir=cache_dir,
-                        device=resolve_device(device).type)
+    return resolve_grid(
+        registry,
+        config,
+        strategies,
+        run_seeds,
+        overrides,
+        data_root=data_root,
+        cache_dir=cache_dir,
+        device=resolve_device(device).type,
+    )
 
 
 def check_plugins(registry: Registry, *, strict: bool) -> None:
@@ -80,14 +105,22 @@ def check_plugins(registry: Registry, *, strict: bool) -> None:
 
 def summary_table(spec: RunSpec, rows: pa.Table) -> Table:
     """The per-round summary printed after a run."""
-    table = Table(title=f"{spec.strategy.label} · {spec.dataset.label} · seed {spec.seed} · run {spec.run_id}",
-                  title_justify="left")
+    table = Table(
+        title=f"{spec.strategy.label} · {spec.dataset.label} · seed {spec.seed} · run {spec.run_id}",
+        title_justify="left",
+    )
     for column in ("round", "labeled", "clicks", "mIoU", "converged", "query s", "train s", "eval s"):
         table.add_column(column, justify="right")
     for row in sorted(rows.to_pylist(), key=lambda r: r["round"]):
         table.add_row(
-            str(row["round"]), str(row["labeled_regions"]), str(row["clicks_spent"]), f"{100 * row['miou']:.1f}",
-            converged_cell(row), f"{row['time_query_s']:.1f}", f"{row['time_train_s']:.1f}", f"{row['time_eval_s']:.1f}",
+            str(row["round"]),
+            str(row["labeled_regions"]),
+            str(row["clicks_spent"]),
+            f"{100 * row['miou']:.1f}",
+            converged_cell(row),
+            f"{row['time_query_s']:.1f}",
+            f"{row['time_train_s']:.1f}",
+            f"{row['time_eval_s']:.1f}",
         )
     return table
 
@@ -103,7 +136,14 @@ def converged_cell(row: dict[str, Any]) -> str:
 def run(
     ctx: typer.Context,
     strategy: Annotated[list[str], typer.Option("--strategy", "-s", help="Query strategy; repeat for several.")] = [],  # noqa: B006
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol: a bundled name (default, voc, cityscapes, endovis, monarch) or a TOML file; default: the embedded toy benchmark.")] = None,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol",
+            "-p",
+            help="Protocol: a bundled name (default, voc, cityscapes, endovis, monarch) or a TOML file; default: the embedded toy benchmark.",
+        ),
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     backbone: Annotated[str | None, typer.Option(help="Backbone plugin.")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin.")] = None,
@@ -111,15 +151,29 @@ def run(
     seed: Annotated[list[str], typer.Option("--seed", help="Seed, range (0-2) or list (0,1,2); repeatable.")] = [],  # noqa: B006
     rounds: Annotated[int | None, typer.Option(help="Active-learning rounds (overrides the protocol).")] = None,
     budget: Annotated[int | None, typer.Option(help="Clicks per round, Q (overrides the protocol).")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="KIND.PARAM=VALUE, e.g. strategy.aggregation=mean or protocol.steps=50; repeatable.")] = [],  # noqa: B006
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="KIND.PARAM=VALUE, e.g. strategy.aggregation=mean or protocol.steps=50; repeatable."
+        ),
+    ] = [],  # noqa: B006
     results_dir: ResultsDirOption = Path("results"),
-    cache_dir: Annotated[Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")
+    ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,
     device: Annotated[str, typer.Option(help="Torch device: cpu, cuda, cuda:N, mps.")] = "cpu",
     force: Annotated[bool, typer.Option("--force", help="Rerun runs whose results already exist.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when any plugin failed to load, used or not.")] = False,
-    only: Annotated[str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")] = None,
-    image_cache: Annotated[bool, typer.Option("--image-cache/--no-image-cache", help="Keep on-disk datasets' images decoded in the cache directory.")] = True,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Only these run ids (comma-separated), e.g. to rerun failed runs.")
+    ] = None,
+    image_cache: Annotated[
+        bool,
+        typer.Option(
+            "--image-cache/--no-image-cache", help="Keep on-disk datasets' images decoded in the cache directory."
+        ),
+    ] = True,
 ) -> None:
     """Run strategies on a protocol (the embedded toy benchmark by default) and write Parquet results.
 
@@ -130,14 +184,33 @@ def run(
         registry = load_registry()
         check_plugins(registry, strict=strict)
         cache_dir = cache_dir or default_cache_dir()
-        specs = build_specs(registry, strategy, protocol_file=protocol, dataset=dataset, backbone=backbone,
-                            superpixels=superpixels, labeling=labeling, seeds=seed, rounds=rounds,
-                            budget=budget, settings=set_, data_root=data_root, cache_dir=cache_dir, device=device)
+        specs = build_specs(
+            registry,
+            strategy,
+            protocol_file=protocol,
+            dataset=dataset,
+            backbone=backbone,
+            superpixels=superpixels,
+            labeling=labeling,
+            seeds=seed,
+            rounds=rounds,
+            budget=budget,
+            settings=set_,
+            data_root=data_root,
+            cache_dir=cache_dir,
+            device=device,
+        )
         if only:
             specs = select_runs(specs, only)
         work_dir, remote = results_store(results_dir, cache_dir)
-        options = RunOptions(results_dir=work_dir, cache_dir=cache_dir, device=device, data_root=data_root,
-                             force=force, image_cache=image_cache)
+        options = RunOptions(
+            results_dir=work_dir,
+            cache_dir=cache_dir,
+            device=device,
+            data_root=data_root,
+            force=force,
+            image_cache=image_cache,
+        )
         prepare_directories(work_dir, cache_dir)
         share_registry(registry)
         by_id = {spec.run_id: spec for spec in specs}
@@ -178,7 +251,9 @@ def select_runs(specs: list[RunSpec], only: str) -> list[RunSpec]:
         matches = [spec for spec in specs if spec.run_id.startswith(wanted)]
         if len({spec.run_id for spec in matches}) != 1:
             what = "matches no run" if not matches else "matches several runs"
-            raise ParameterError(f"--only {wanted!r} {what} of this command; run ids are listed by --dry-run "
-                                 "(sweep) or printed with each run")
+            raise ParameterError(
+                f"--only {wanted!r} {what} of this command; run ids are listed by --dry-run "
+                "(sweep) or printed with each run"
+            )
         chosen.append(matches[0])
     return chosen

@@ -53,32 +53,52 @@ def _reference(key: str | None, dataset: str) -> PaperCeiling | None:
 def _summary(values: np.ndarray) -> dict[str, float]:
     if values.size == 0:
         return {"mean": math.nan, "median": math.nan, "min": math.nan, "max": math.nan}
-    return {"mean": float(values.mean()), "median": float(np.median(values)), "min": float(values.min()),
-            "max": float(values.max())}
+    return {
+        "mean": float(values.mean()),
+        "median": float(np.median(values)),
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
 
 
 def _pct(value: float) -> float | None:
     return None if math.isnan(value) else round(100 * value, 4)
 
 
-def report(quality: LabelQuality, *, dataset: ComponentSpec, superpixels: ComponentSpec, seed: int,
-           class_names: tuple[str, ...], reference: PaperCeiling | None, cache: Path) -> dict[str, Any]:
+def report(
+    quality: LabelQuality,
+    *,
+    dataset: ComponentSpec,
+    superpixels: ComponentSpec,
+    seed: int,
+    class_names: tuple[str, ...],
+    reference: PaperCeiling | None,
+    cache: Path,
+) -> dict[str, Any]:
     """The JSON-ready report (mIoU and IoU in percent)."""
     gt_pixels = quality.confusion.sum(axis=1)
     return {
-        "dataset": dataset.name, "dataset_params": dict(dataset.params),
-        "superpixels": superpixels.name, "superpixels_params": dict(superpixels.params),
-        "seed": seed, "split": "pool", "images": len(quality.image_ids), "regions": quality.num_regions,
+        "dataset": dataset.name,
+        "dataset_params": dict(dataset.params),
+        "superpixels": superpixels.name,
+        "superpixels_params": dict(superpixels.params),
+        "seed": seed,
+        "split": "pool",
+        "images": len(quality.image_ids),
+        "regions": quality.num_regions,
         "regions_per_image": _summary(quality.regions_per_image),
         "region_size_px": _summary(quality.region_sizes),
         "dominant_miou_pct": {"standard": _pct(quality.miou("standard")), "paper": _pct(quality.miou("paper"))},
-        "iou_pct": [{"class": name, "iou": _pct(float(iou)), "pixels": int(pixels)}
-                    for name, iou, pixels in zip(class_names, quality.iou("standard"), gt_pixels)],
+        "iou_pct": [
+            {"class": name, "iou": _pct(float(iou)), "pixels": int(pixels)}
+            for name, iou, pixels in zip(class_names, quality.iou("standard"), gt_pixels)
+        ],
         "paper_ceiling": None if reference is None else {"dataset": reference.dataset, "miou_pct": reference.miou},
         "cache": str(cache),
-        "per_image": [{"image_id": image_id, "regions": int(regions), "pixels": int(pixels)}
-                      for image_id, regions, pixels in zip(quality.image_ids, quality.regions_per_image,
-                                                           quality.pixels_per_image)],
+        "per_image": [
+            {"image_id": image_id, "regions": int(regions), "pixels": int(pixels)}
+            for image_id, regions, pixels in zip(quality.image_ids, quality.regions_per_image, quality.pixels_per_image)
+        ],
     }
 
 
@@ -88,8 +108,11 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def render_tables(data: dict[str, Any]) -> list[Table]:
     """Region statistics, the ceiling beside the paper's, and per-class IoU."""
-    regions = Table(title=f"superpixels {data['superpixels']} on {data['dataset']} · seed {data['seed']} pool: "
-                          f"{data['images']} images, {data['regions']} regions", title_justify="left")
+    regions = Table(
+        title=f"superpixels {data['superpixels']} on {data['dataset']} · seed {data['seed']} pool: "
+        f"{data['images']} images, {data['regions']} regions",
+        title_justify="left",
+    )
     for column in ("", "mean", "median", "min", "max"):
         regions.add_column(column, justify="left" if not column else "right")
     for label, key in (("regions per image", "regions_per_image"), ("region size (px)", "region_size_px")):
@@ -101,8 +124,9 @@ def render_tables(data: dict[str, Any]) -> list[Table]:
     ceiling.add_row("measured (standard)", _fmt(data["dominant_miou_pct"]["standard"]))
     ceiling.add_row("measured (paper convention: background out, absent = 1)", _fmt(data["dominant_miou_pct"]["paper"]))
     if data["paper_ceiling"] is not None:
-        ceiling.add_row(f"paper, {data['paper_ceiling']['dataset']} (its superpixels)",
-                        _fmt(data["paper_ceiling"]["miou_pct"]))
+        ceiling.add_row(
+            f"paper, {data['paper_ceiling']['dataset']} (its superpixels)", _fmt(data["paper_ceiling"]["miou_pct"])
+        )
     classes = Table(title="dominant-label IoU per class (%)", title_justify="left")
     for column in ("class", "IoU", "pixels"):
         classes.add_column(column, justify="left" if column == "class" else "right")
@@ -115,13 +139,29 @@ def render_tables(data: dict[str, Any]) -> list[Table]:
 def stats(
     dataset: Annotated[str | None, typer.Option(help="Dataset plugin (default: the protocol's).")] = None,
     superpixels: Annotated[str | None, typer.Option(help="Superpixel method plugin (default: the protocol's).")] = None,
-    protocol: Annotated[Path | None, typer.Option("--protocol", "-p", help="Protocol (bundled name or TOML file) to take the dataset and superpixels from.")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="dataset.PARAM=VALUE or superpixels.PARAM=VALUE; repeatable.")] = [],  # noqa: B006
-    seed: Annotated[int | None, typer.Option(help="Split seed: the pool of this seed is measured [default: the protocol's first].")] = None,
+    protocol: Annotated[
+        Path | None,
+        typer.Option(
+            "--protocol", "-p", help="Protocol (bundled name or TOML file) to take the dataset and superpixels from."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="dataset.PARAM=VALUE or superpixels.PARAM=VALUE; repeatable.")
+    ] = [],  # noqa: B006
+    seed: Annotated[
+        int | None, typer.Option(help="Split seed: the pool of this seed is measured [default: the protocol's first].")
+    ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Root directory of an on-disk dataset.")] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Superpixel cache [default: $ALBENCH_CACHE_DIR or ~/.cache/albench].")
+    ] = None,
     max_images: Annotated[int, typer.Option(help="Measure only the first N pool images (0: all).", min=0)] = 0,
-    reference: Annotated[str | None, typer.Option(help="Paper ceiling to compare with (pascal-voc, endovis2018, cityscapes, monarch) [default: by dataset name].")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            help="Paper ceiling to compare with (pascal-voc, endovis2018, cityscapes, monarch) [default: by dataset name]."
+        ),
+    ] = None,
     format: Annotated[StatsFormat, typer.Option("--format", "-f", help="Output format.")] = StatsFormat.table,
 ) -> None:
     """Superpixel count and size per image over a training pool, and the dominant-label mIoU ceiling."""
@@ -129,16 +169,20 @@ def stats(
         settings = parse_settings(set_)
         for kind in settings:
             if kind not in STATS_KINDS:
-                raise ParameterError(f"--set {kind}.…: superpixels stats only takes dataset.* and superpixels.* settings")
+                raise ParameterError(
+                    f"--set {kind}.…: superpixels stats only takes dataset.* and superpixels.* settings"
+                )
         registry = load_registry()
         config = load_protocol_file(protocol) if protocol else DEFAULT_CONFIG
         # Resolved exactly as a run resolves them, so the superpixel cache is the runs' cache.
         dataset_choice = _choose(config.dataset, dataset)
-        dataset_spec, data = resolve_dataset(registry, dataset_choice.name,
-                                             {**dataset_choice.params, **settings.get("dataset", {})}, data_root)
+        dataset_spec, data = resolve_dataset(
+            registry, dataset_choice.name, {**dataset_choice.params, **settings.get("dataset", {})}, data_root
+        )
         method_choice = _choose(config.superpixels, superpixels)
-        method_spec = resolve_component(registry, "superpixels", method_choice.name,
-                                        {**method_choice.params, **settings.get("superpixels", {})})
+        method_spec = resolve_component(
+            registry, "superpixels", method_choice.name, {**method_choice.params, **settings.get("superpixels", {})}
+        )
         ceiling = _reference(reference, dataset_spec.name)
         method = open_component(registry, method_spec)
         split_seed = config.seeds[0] if seed is None else seed
@@ -148,8 +192,15 @@ def stats(
         store = SuperpixelStore(cache_dir or default_cache_dir(), data, method, dataset_spec, method_spec)
         with RichProgress() as progress:
             quality = label_quality(store, pool, progress)
-        result = report(quality, dataset=dataset_spec, superpixels=method_spec, seed=split_seed,
-                        class_names=tuple(data.classes), reference=ceiling, cache=store.directory)
+        result = report(
+            quality,
+            dataset=dataset_spec,
+            superpixels=method_spec,
+            seed=split_seed,
+            class_names=tuple(data.classes),
+            reference=ceiling,
+            cache=store.directory,
+        )
         if format is StatsFormat.json:
             typer.echo(json.dumps(result, indent=2))
             return

@@ -24,8 +24,15 @@ import pluggy
 from albench import hookspecs
 
 __all__ = [
-    "DEFAULT_PLUGINS", "ENV_LOAD_PLUGINS", "PLUGIN_FAILURES", "BrokenPlugin", "LoadedPlugin", "PluginHost", "UserInterrupts",
-    "describe_failure", "load_plugins",
+    "DEFAULT_PLUGINS",
+    "ENV_LOAD_PLUGINS",
+    "PLUGIN_FAILURES",
+    "BrokenPlugin",
+    "LoadedPlugin",
+    "PluginHost",
+    "UserInterrupts",
+    "describe_failure",
+    "load_plugins",
 ]
 
 ENTRY_POINT_GROUP = "albench"
@@ -164,8 +171,9 @@ def _allowed(env: Mapping[str, str]) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def load_plugins(*, entry_points: bool = True, env: Mapping[str, str] | None = None,
-                 extra: tuple[ModuleType | object, ...] = ()) -> PluginHost:
+def load_plugins(
+    *, entry_points: bool = True, env: Mapping[str, str] | None = None, extra: tuple[ModuleType | object, ...] = ()
+) -> PluginHost:
     """A fresh plugin host with the built-ins, the allowed entry points, and ``extra`` plugin objects."""
     env = os.environ if env is None else env
     manager = pluggy.PluginManager("albench")

@@ -66,7 +66,9 @@ def gini(counts: Sequence[int] | np.ndarray) -> float:
     return float(((2 * i - n - 1) * x).sum() / (n * total))
 
 
-def balance(counts: Sequence[int] | np.ndarray, background: int | None = None, *, foreground_only: bool = False) -> float:
+def balance(
+    counts: Sequence[int] | np.ndarray, background: int | None = None, *, foreground_only: bool = False
+) -> float:
     """1 − Gini of per-class counts; with ``foreground_only`` the background class is left out."""
     values = np.asarray(counts)
     if foreground_only and background is not None:
@@ -87,4 +89,3 @@ def aualc_per_class(iou_by_round: np.ndarray) -> np.ndarray:
         return first
     area: np.ndarray = ((values[:-1] + values[1:]) / 2).sum(axis=0) / (values.shape[0] - 1)
     return area
-

@@ -108,8 +108,10 @@ class Run:
     def describe(self) -> str:
         """One line for the notes, e.g. ``oreal seed 2 on toy: 2 of 3 rounds (checkpoint: in progress or crashed)``."""
         where = "checkpoint: in progress or crashed" if self.source == "checkpoint" else "results file"
-        return (f"{self.strategy_label} seed {self.seed} on {self.dataset}: {self.rounds_done} of {self.rounds} "
-                f"rounds ({where}, run {self.run_id})")
+        return (
+            f"{self.strategy_label} seed {self.seed} on {self.dataset}: {self.rounds_done} of {self.rounds} "
+            f"rounds ({where}, run {self.run_id})"
+        )
 
     def miou(self, convention: ConventionChoice = "recorded") -> np.ndarray:
         """mIoU (fraction) per round: the recorded column, or recomputed from the confusion matrices."""
@@ -122,8 +124,10 @@ class Run:
         values = []
         for round_index, stages in zip(self.round_indices, self.stage_miou):
             if stages is None or not -len(stages) <= stage < len(stages):
-                raise AlbenchError(f"run {self.run_id} has no training stage {stage} recorded in round {round_index}; "
-                                   "only runs of multi-stage labeling schemes (e.g. weak) record stages")
+                raise AlbenchError(
+                    f"run {self.run_id} has no training stage {stage} recorded in round {round_index}; "
+                    "only runs of multi-stage labeling schemes (e.g. weak) record stages"
+                )
             values.append(stages[stage])
         return np.asarray(values, dtype=np.float64)
 
@@ -174,8 +178,10 @@ def _one_run(run_id: str, rows: list[dict[str, Any]], source: Source) -> Run:
     if not class_names:
         class_names = tuple(f"class {c}" for c in range(num_classes))
     if any(len(r["confusion"] or ()) != num_classes * num_classes for r in rows):
-        raise AlbenchError(f"run {run_id}: confusion matrices do not have {num_classes}×{num_classes} entries; "
-                           "the results file is damaged, rerun that run with --force")
+        raise AlbenchError(
+            f"run {run_id}: confusion matrices do not have {num_classes}×{num_classes} entries; "
+            "the results file is damaged, rerun that run with --force"
+        )
     confusion = np.array([r["confusion"] for r in rows], dtype=np.int64)
     return Run(
         run_id=run_id,
@@ -245,7 +251,9 @@ def load_runs(results_dir: Path, *, checkpoints: bool = True) -> LoadedRuns:
             try:
                 rows = read_checkpoint_rows(path)
             except DamagedCheckpoint as damaged:
-                aside = SetAside(path, f"checkpoint {damaged.reason}", quarantined=quarantine(path, results_dir, damaged.reason))
+                aside = SetAside(
+                    path, f"checkpoint {damaged.reason}", quarantined=quarantine(path, results_dir, damaged.reason)
+                )
                 notes.append(f"{aside.note()}; its run is left out")
                 continue
             if rows:
@@ -273,8 +281,11 @@ class RunFilter:
 
     def __call__(self, runs: Iterable[Run]) -> list[Run]:
         return [
-            run for run in runs
-            if _matches(run.dataset, self.dataset) and _matches(run.backbone, self.backbone)
+            run
+            for run in runs
+            if _matches(run.dataset, self.dataset)
+            and _matches(run.backbone, self.backbone)
             and (_matches(run.strategy, self.strategy) or _matches(run.strategy_label, self.strategy))
-            and _matches(run.labeling, self.labeling) and _matches(run.protocol_hash, self.protocol)
+            and _matches(run.labeling, self.labeling)
+            and _matches(run.protocol_hash, self.protocol)
         ]

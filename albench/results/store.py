@@ -28,8 +28,22 @@ from albench.results import files
 from albench.results.checkpoints import PARTIAL_DIR
 
 __all__ = [
-    "FAILED_DIR", "QUARANTINE_DIR", "SCHEMA", "SetAside", "StoreContents", "check_row", "content_checksum", "environment",
-    "failure_path", "file_metadata", "quarantine", "read_results", "read_run_file", "result_path", "tidy", "write_results",
+    "FAILED_DIR",
+    "QUARANTINE_DIR",
+    "SCHEMA",
+    "SetAside",
+    "StoreContents",
+    "check_row",
+    "content_checksum",
+    "environment",
+    "failure_path",
+    "file_metadata",
+    "quarantine",
+    "read_results",
+    "read_run_file",
+    "result_path",
+    "tidy",
+    "write_results",
 ]
 
 #: Where damaged files are moved, each beside a ``NAME.reason.txt`` of one line.
@@ -98,8 +112,16 @@ SCHEMA = pa.schema(
 )
 
 # Columns that describe where and how fast a run ran, not what it computed.
-ENVIRONMENT_COLUMNS = ("time_query_s", "time_train_s", "time_eval_s", "albench_version", "torch_version",
-                       "python_version", "device", "git_sha")
+ENVIRONMENT_COLUMNS = (
+    "time_query_s",
+    "time_train_s",
+    "time_eval_s",
+    "albench_version",
+    "torch_version",
+    "python_version",
+    "device",
+    "git_sha",
+)
 
 
 # Columns every albench results file has had since the first version; later columns are filled with
@@ -123,8 +145,13 @@ def _git_sha() -> str:
         return ""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     if sha.returncode != 0:
@@ -154,8 +181,10 @@ def check_row(row: Mapping[str, Any]) -> None:
     missing = [name for name in SCHEMA.names if name not in row]
     unknown = [name for name in row if name not in SCHEMA.names]
     if missing or unknown:
-        raise ValueError(f"results row does not match the schema: missing {missing or 'none'}, unknown "
-                         f"{unknown or 'none'}; add new columns to albench.results.store.SCHEMA and the README")
+        raise ValueError(
+            f"results row does not match the schema: missing {missing or 'none'}, unknown "
+            f"{unknown or 'none'}; add new columns to albench.results.store.SCHEMA and the README"
+        )
 
 
 def content_checksum(table: pa.Table) -> str:
@@ -164,8 +193,11 @@ def content_checksum(table: pa.Table) -> str:
     Computed from the values as Python objects in canonical JSON, so it does not depend on how Parquet
     encoded them: the value read back equals the value written exactly when nothing changed.
     """
-    metadata = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()
-                if key.startswith(b"albench.") and key != CHECKSUM_KEY}
+    metadata = {
+        key.decode(): value.decode()
+        for key, value in (table.schema.metadata or {}).items()
+        if key.startswith(b"albench.") and key != CHECKSUM_KEY
+    }
     # Values, not types: Parquet renames a list's item field ("item" → "element"), which changes no value.
     columns = [[name, table.column(name).to_pylist()] for name in table.column_names]
     text = json.dumps({"columns": columns, "metadata": metadata}, sort_keys=True, separators=(",", ":"), default=str)
@@ -317,9 +349,11 @@ class StoreContents:
     def notes(self) -> list[str]:
         notes = [item.note() for item in self.set_aside]
         if self.unverified:
-            notes.append(f"{len(self.unverified)} results file(s) carry no checksum (written by an albench before "
-                         f"checksums), read unverified: {', '.join(p.name for p in self.unverified[:3])}"
-                         + (", ..." if len(self.unverified) > 3 else ""))
+            notes.append(
+                f"{len(self.unverified)} results file(s) carry no checksum (written by an albench before "
+                f"checksums), read unverified: {', '.join(p.name for p in self.unverified[:3])}"
+                + (", ..." if len(self.unverified) > 3 else "")
+            )
         return notes
 
 
@@ -330,7 +364,9 @@ def read_results(results_dir: Path) -> StoreContents:
     Parquet file of another schema is skipped and listed. Neither stops the others from being read.
     """
     if not results_dir.is_dir():
-        raise AlbenchError(f"results directory {results_dir} does not exist; run `albench run` first or pass --results-dir")
+        raise AlbenchError(
+            f"results directory {results_dir} does not exist; run `albench run` first or pass --results-dir"
+        )
     contents = StoreContents(SCHEMA.empty_table())
     tables = []
     for path in files.list_files(results_dir, ".parquet"):
@@ -351,5 +387,8 @@ def read_results(results_dir: Path) -> StoreContents:
 def file_metadata(path: Path) -> dict[str, Any]:
     """The footer metadata that :func:`write_results` stored (spec, split)."""
     raw = pq.read_schema(pa.BufferReader(files.read_bytes(path))).metadata or {}
-    return {k.decode().removeprefix("albench."): json.loads(v) for k, v in raw.items()
-            if k.startswith(b"albench.") and k != CHECKSUM_KEY}
+    return {
+        k.decode().removeprefix("albench."): json.loads(v)
+        for k, v in raw.items()
+        if k.startswith(b"albench.") and k != CHECKSUM_KEY
+    }

@@ -30,6 +30,7 @@ def check_seed(seed: int, where: str) -> None:
     if not low <= seed <= high:
         raise ParameterError(f"{where}: seed {seed} is out of range; seeds are 64-bit integers, {low} to {high}")
 
+
 _LABEL = re.compile(r"\s*([A-Za-z0-9_.-]+)\s*(?:\((.*)\))?\s*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -16,9 +16,18 @@ __all__ = ["confusion_matrix"]
 
 
 @torch.inference_mode()
-def confusion_matrix(model: nn.Module, dataset: Dataset, image_ids: Sequence[str], *, batch_size: int,
-                     device: torch.device, progress: Progress, description: str = "evaluate",
-                     execution: Execution | None = None, workers: int = 0) -> np.ndarray:
+def confusion_matrix(
+    model: nn.Module,
+    dataset: Dataset,
+    image_ids: Sequence[str],
+    *,
+    batch_size: int,
+    device: torch.device,
+    progress: Progress,
+    description: str = "evaluate",
+    execution: Execution | None = None,
+    workers: int = 0,
+) -> np.ndarray:
     """``(C, C) int64`` counts of (ground truth, prediction) over ``image_ids``, void pixels excluded.
 
     Images are loaded by ``workers`` processes ahead of the model; only the counts leave the device.
@@ -28,8 +37,9 @@ def confusion_matrix(model: nn.Module, dataset: Dataset, image_ids: Sequence[str
     confusion = torch.zeros(c * c, dtype=torch.int64, device=execution.device)
     model.eval()
     with progress.task(description, total=len(image_ids)) as advance:
-        for groups in image_batches(dataset, image_ids, batch_size=batch_size, execution=execution,
-                                    workers=workers, masks=True):
+        for groups in image_batches(
+            dataset, image_ids, batch_size=batch_size, execution=execution, workers=workers, masks=True
+        ):
             for group in groups:
                 with execution.autocast():
                     predicted = model(execution.images(group.images)).argmax(dim=1)

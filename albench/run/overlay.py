@@ -35,8 +35,10 @@ def find_run_file(results_dir: Path, run: str) -> Path:
     matches = sorted(results_dir.glob(f"{run}*.parquet"))
     if len(matches) != 1:
         found = "no results file" if not matches else f"{len(matches)} results files"
-        raise AlbenchError(f"run {run!r}: {found} in {results_dir} matches; pass a (longer) run id from "
-                           "`albench report runs` (runs still in progress cannot be shown)")
+        raise AlbenchError(
+            f"run {run!r}: {found} in {results_dir} matches; pass a (longer) run id from "
+            "`albench report runs` (runs still in progress cannot be shown)"
+        )
     return matches[0]
 
 
@@ -56,8 +58,15 @@ def _choose_image(pool: list[str], added_images: np.ndarray, image: str | None) 
     raise AlbenchError(f"--image {image!r} is neither an image id of the run's pool nor an index below {len(pool)}")
 
 
-def load_selection_view(results_dir: Path, run: str, round_index: int, registry: Registry, cache_dir: Path,
-                        data_root: Path | None = None, image: str | None = None) -> SelectionView:
+def load_selection_view(
+    results_dir: Path,
+    run: str,
+    round_index: int,
+    registry: Registry,
+    cache_dir: Path,
+    data_root: Path | None = None,
+    image: str | None = None,
+) -> SelectionView:
     """Rebuild the selection of ``run`` at ``round_index`` on one pool image (see the module docstring)."""
     path = find_run_file(results_dir, run)
     metadata = file_metadata(path)
@@ -78,8 +87,9 @@ def load_selection_view(results_dir: Path, run: str, round_index: int, registry:
         if drift:
             notes.append(f"{drift}: the superpixels shown may differ from the run's")
         parts[kind] = open_component(registry, component, data_root=data_root)
-    store = SuperpixelStore(cache_dir, parts["dataset"], parts["superpixels"], _component(spec, "dataset"),
-                            _component(spec, "superpixels"))
+    store = SuperpixelStore(
+        cache_dir, parts["dataset"], parts["superpixels"], _component(spec, "dataset"), _component(spec, "superpixels")
+    )
     image_id = pool[index]
     entry = store.get(image_id)
     sample = parts["dataset"].load(image_id)
@@ -90,13 +100,23 @@ def load_selection_view(results_dir: Path, run: str, round_index: int, registry:
             images, local = np.asarray(r["added_image"]), np.asarray(r["added_superpixel"])
             chosen = local[images == index]
             if chosen.size and chosen.max() >= entry.num_regions:
-                raise AlbenchError(f"run {path.stem} selected superpixel {chosen.max()} of image {image_id!r}, which "
-                                   f"has {entry.num_regions}: the superpixels changed since the run; use its versions")
+                raise AlbenchError(
+                    f"run {path.stem} selected superpixel {chosen.max()} of image {image_id!r}, which "
+                    f"has {entry.num_regions}: the superpixels changed since the run; use its versions"
+                )
             mask[chosen] = True
         return mask
 
     selected, earlier = regions([row]), regions(rows[:round_index])
     title = f"{row['strategy_label']} · seed {row['seed']} · round {round_index}: {int(selected.sum())} selected here"
-    return SelectionView(title, image_id, sample.image, entry.labels, selected, earlier,
-                         dominant_classes(entry.histogram, parts["dataset"].ignore_index),
-                         tuple(row["class_names"] or ()), notes)
+    return SelectionView(
+        title,
+        image_id,
+        sample.image,
+        entry.labels,
+        selected,
+        earlier,
+        dominant_classes(entry.histogram, parts["dataset"].ignore_index),
+        tuple(row["class_names"] or ()),
+        notes,
+    )

@@ -114,7 +114,9 @@ class Pool:
         """The pool's region adjacency graph, read from the superpixel cache on first use."""
         return RegionGraph(
             self.num_regions,
-            lambda: ((int(self.offsets[i]), store.get(image_id).adjacency) for i, image_id in enumerate(self.image_ids)),
+            lambda: (
+                (int(self.offsets[i]), store.get(image_id).adjacency) for i, image_id in enumerate(self.image_ids)
+            ),
         )
 
     def labeled_by_image(self) -> dict[int, np.ndarray]:

@@ -19,10 +19,20 @@ __all__ = ["score_pool"]
 
 
 @torch.inference_mode()
-def score_pool(model: nn.Module, dataset: Dataset, store: SuperpixelStore, image_ids: Sequence[str],
-               statistics: Sequence[RegionStatistic | PoolStatistic], *, batch_size: int, device: torch.device,
-               progress: Progress, description: str = "score", execution: Execution | None = None,
-               workers: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def score_pool(
+    model: nn.Module,
+    dataset: Dataset,
+    store: SuperpixelStore,
+    image_ids: Sequence[str],
+    statistics: Sequence[RegionStatistic | PoolStatistic],
+    *,
+    batch_size: int,
+    device: torch.device,
+    progress: Progress,
+    description: str = "score",
+    execution: Execution | None = None,
+    workers: int = 0,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Stream the pool once through the model and reduce the declared statistics per superpixel.
 
     Images and superpixel maps are loaded by ``workers`` processes ahead of the model; on a GPU only the
@@ -33,8 +43,9 @@ def score_pool(model: nn.Module, dataset: Dataset, store: SuperpixelStore, image
     accumulator = ScoreAccumulator(statistics, dataset.num_classes)
     model.eval()
     with progress.task(description, total=len(image_ids)) as advance:
-        for groups in image_batches(dataset, image_ids, batch_size=batch_size, execution=execution,
-                                    workers=workers, store=store):
+        for groups in image_batches(
+            dataset, image_ids, batch_size=batch_size, execution=execution, workers=workers, store=store
+        ):
             for group in groups:
                 assert group.entries is not None
                 with execution.autocast():

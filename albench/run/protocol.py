@@ -155,8 +155,10 @@ def find_protocol_file(value: str | Path) -> Path:
     names = sorted(p.stem for p in BUNDLED_PROTOCOLS.glob("*.toml"))
     close = difflib.get_close_matches(path.name, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ProtocolError(f"protocol {str(value)!r} is neither a file nor a bundled protocol.{hint} "
-                        f"Bundled: {', '.join(names)}; or pass the path of a TOML file")
+    raise ProtocolError(
+        f"protocol {str(value)!r} is neither a file nor a bundled protocol.{hint} "
+        f"Bundled: {', '.join(names)}; or pass the path of a TOML file"
+    )
 
 
 def load_protocol_file(value: str | Path) -> BenchmarkConfig:
@@ -174,8 +176,10 @@ def load_protocol_file(value: str | Path) -> BenchmarkConfig:
         raise ProtocolError(os_error_message(error, action="read protocol file", path=path)) from None
     except UnicodeDecodeError as error:
         line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise ProtocolError(f"protocol file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
-                            f"{line}); save it as UTF-8, as TOML requires") from None
+        raise ProtocolError(
+            f"protocol file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
+            f"{line}); save it as UTF-8, as TOML requires"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ProtocolError(f"protocol file {path} is not valid TOML: {error}") from None
     for key in data:

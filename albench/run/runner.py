@@ -120,8 +120,9 @@ def _distributions(registry: Registry, spec: RunSpec) -> dict[str, str]:
 
 
 def _instantiate(registry: Registry, spec: RunSpec, data_root: Path | None) -> _Components:
-    return _Components(**{kind: open_component(registry, spec.component(kind), data_root=data_root)
-                          for kind in RUN_KINDS})
+    return _Components(
+        **{kind: open_component(registry, spec.component(kind), data_root=data_root) for kind in RUN_KINDS}
+    )
 
 
 def _check_budget(spec: RunSpec, pool: Pool, unit_cost: bool) -> None:
@@ -142,8 +143,17 @@ class _Run:
     ``regions``, the answers it imported (default: the dataset's ground truth).
     """
 
-    def __init__(self, spec: RunSpec, parts: _Components, options: RunOptions, progress: Progress, *,
-                 distributions: dict[str, str], split: Split | None = None, regions: RegionsOf | None = None) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        parts: _Components,
+        options: RunOptions,
+        progress: Progress,
+        *,
+        distributions: dict[str, str],
+        split: Split | None = None,
+        regions: RegionsOf | None = None,
+    ) -> None:
         self.spec = spec
         self.parts = parts
         self.options = options
@@ -151,8 +161,10 @@ class _Run:
         self.protocol = spec.protocol
         self.device = resolve_device(options.device)
         if self.device.type != spec.device:
-            raise AlbenchError(f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
-                               f"on {options.device!r}; resolve it with the same --device")
+            raise AlbenchError(
+                f"run {spec.run_id} was resolved for device type {spec.device!r} but was started "
+                f"on {options.device!r}; resolve it with the same --device"
+            )
         self.execution = Execution.of(self.protocol, self.device)
         configure_determinism(spec.seed, self.protocol.threads, self.device)
         dataset = parts.dataset
@@ -161,7 +173,9 @@ class _Run:
         self.split = split or dataset.split(spec.seed)
         self.regions = regions
         if not self.split.pool or (not self.split.evaluation and split is None):
-            raise DatasetError(f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}")
+            raise DatasetError(
+                f"dataset {spec.dataset.name!r} gave an empty pool or validation split for seed {spec.seed}"
+            )
         self._check_memory()
         self.store = SuperpixelStore(options.cache_dir, dataset, parts.superpixels, spec.dataset, spec.superpixels)
         self.pool = Pool.build(self.store, self.split.pool, progress)
@@ -182,8 +196,9 @@ class _Run:
         height, width = dataset.load(self.split.pool[0]).image.shape[:2]
         with torch.random.fork_rng(devices=[]):
             model = self.parts.backbone.build(dataset.num_classes)
-        check_batch_fits(model, self.protocol.batch_size, height, width, dataset.num_classes, self.device,
-                         self.spec.backbone.name)
+        check_batch_fits(
+            model, self.protocol.batch_size, height, width, dataset.num_classes, self.device, self.spec.backbone.name
+        )
 
     def _build_model(self) -> StageModel:
         """A model from the run's initial weights: the same for every strategy and every stage."""
@@ -230,45 +245,82 @@ class _Run:
         pool_stats: dict[str, np.ndarray] = {}
         if statistics:
             region_stats, pool_stats = score_pool(
-                self.eval_model, self.parts.dataset, self.store, self.split.pool, statistics,
-                batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
-                execution=self.execution, workers=self.protocol.num_workers,
+                self.eval_model,
+                self.parts.dataset,
+                self.store,
+                self.split.pool,
+                statistics,
+                batch_size=self.protocol.score_batch_size,
+                device=self.device,
+                progress=self.progress,
+                execution=self.execution,
+                workers=self.protocol.num_workers,
                 description=f"round {round_index - 1}: score pool",
             )
             # Statistics that need the first pass's pool statistics (PixelBal's exact p95): a second pass.
             second_pass = strategy.second_pass(self.parts.dataset.num_classes, pool_stats)
             if second_pass:
                 more, _ = score_pool(
-                    self.eval_model, self.parts.dataset, self.store, self.split.pool, second_pass,
-                    batch_size=self.protocol.score_batch_size, device=self.device, progress=self.progress,
-                    execution=self.execution, workers=self.protocol.num_workers,
+                    self.eval_model,
+                    self.parts.dataset,
+                    self.store,
+                    self.split.pool,
+                    second_pass,
+                    batch_size=self.protocol.score_batch_size,
+                    device=self.device,
+                    progress=self.progress,
+                    execution=self.execution,
+                    workers=self.protocol.num_workers,
                     description=f"round {round_index - 1}: score pool, second pass",
                 )
                 region_stats = {**region_stats, **more}
         order = self.pool.labeled_order()
         context = SelectionContext(
-            round=round_index - 1, budget=self.protocol.budget, num_classes=self.parts.dataset.num_classes,
-            background_class=self.parts.dataset.background_class, labeled=self.pool.labeled.copy(),
-            labeled_order=order, labeled_classes=self.pool.region_dominant[order],
-            labeled_class_counts=self.pool.labeled_class_counts(), region_stats=region_stats,
-            pool_stats=pool_stats, region_sizes=self.pool.region_size, region_image=self.pool.region_image,
-            region_cost=self.costs, unit_cost=self.parts.labeling.unit_cost, overshoot=self.overshoot,
-            graph=self.graph, generator=numpy_generator(self.spec.seed, "query", round_index),
+            round=round_index - 1,
+            budget=self.protocol.budget,
+            num_classes=self.parts.dataset.num_classes,
+            background_class=self.parts.dataset.background_class,
+            labeled=self.pool.labeled.copy(),
+            labeled_order=order,
+            labeled_classes=self.pool.region_dominant[order],
+            labeled_class_counts=self.pool.labeled_class_counts(),
+            region_stats=region_stats,
+            pool_stats=pool_stats,
+            region_sizes=self.pool.region_size,
+            region_image=self.pool.region_image,
+            region_cost=self.costs,
+            unit_cost=self.parts.labeling.unit_cost,
+            overshoot=self.overshoot,
+            graph=self.graph,
+            generator=numpy_generator(self.spec.seed, "query", round_index),
             ground_truth=self.pool.region_dominant.copy() if strategy.uses_ground_truth else None,
             labeled_round=self.pool.labeled_round(),
-            labeled_class_sets=self.parts.labeling.named_classes(self.pool.region_dominant[order],
-                                                                 self.pool.classes_present(order)),
+            labeled_class_sets=self.parts.labeling.named_classes(
+                self.pool.region_dominant[order], self.pool.classes_present(order)
+            ),
         )
         return validate_selection(
-            strategy.select(context), strategy=self.spec.strategy.name, labeled=self.pool.labeled,
-            costs_of=self.costs, budget=self.protocol.budget, overshoot=self.overshoot,
+            strategy.select(context),
+            strategy=self.spec.strategy.name,
+            labeled=self.pool.labeled,
+            costs_of=self.costs,
+            budget=self.protocol.budget,
+            overshoot=self.overshoot,
         )
 
     def validation_miou(self, model: nn.Module) -> float:
         """mIoU on the validation split: what early stopping watches (never the reported test split)."""
-        confusion = confusion_matrix(model, self.parts.dataset, self.split.val, batch_size=self.protocol.eval_batch_size,
-                                     device=self.device, progress=self.progress, description="validate",
-                                     execution=self.execution, workers=self.protocol.num_workers)
+        confusion = confusion_matrix(
+            model,
+            self.parts.dataset,
+            self.split.val,
+            batch_size=self.protocol.eval_batch_size,
+            device=self.device,
+            progress=self.progress,
+            description="validate",
+            execution=self.execution,
+            workers=self.protocol.num_workers,
+        )
         check_labels(confusion, self.spec.dataset.name, "validation", self.split.val, self.parts.dataset.ignore_index)
         return mean_iou(confusion, self.protocol.metric, self.parts.dataset.background_class)
 
@@ -286,33 +338,69 @@ class _Run:
                 stage_model.reset()
             targets = None
             if stage.needs_previous_stage and index > 0:
-                targets = stage_targets(self.models[index - 1].eval_model, stage, self.parts.dataset, self.store,
-                                        items, device=self.device, progress=self.progress, execution=self.execution,
-                                        description=f"{label}: targets from the previous stage", regions=self.regions)
-            data = LabeledImages(self.parts.dataset, self.store, stage, items, self.protocol.augment, targets,
-                                 self.regions)
-            report = train_round(stage_model, data, self.protocol, seed=round_seed(self.spec.seed, round_index, index),
-                        device=self.device, progress=self.progress,
-                        description=f"{label}: train", validate=self.validation_miou)
+                targets = stage_targets(
+                    self.models[index - 1].eval_model,
+                    stage,
+                    self.parts.dataset,
+                    self.store,
+                    items,
+                    device=self.device,
+                    progress=self.progress,
+                    execution=self.execution,
+                    description=f"{label}: targets from the previous stage",
+                    regions=self.regions,
+                )
+            data = LabeledImages(
+                self.parts.dataset, self.store, stage, items, self.protocol.augment, targets, self.regions
+            )
+            report = train_round(
+                stage_model,
+                data,
+                self.protocol,
+                seed=round_seed(self.spec.seed, round_index, index),
+                device=self.device,
+                progress=self.progress,
+                description=f"{label}: train",
+                validate=self.validation_miou,
+            )
             reports.append(report)
             trained = time.perf_counter()
             if not self.split.evaluation:  # an annotation loop without evaluation masks
                 train_time += trained - started
                 continue
-            confusions.append(confusion_matrix(
-                stage_model.eval_model, self.parts.dataset, self.split.evaluation,
-                batch_size=self.protocol.eval_batch_size, device=self.device, progress=self.progress,
-                execution=self.execution, workers=self.protocol.num_workers,
-                description=f"{label}: evaluate",
-            ))
-            check_labels(confusions[-1], self.spec.dataset.name, "evaluation", self.split.evaluation,
-                         self.parts.dataset.ignore_index)
+            confusions.append(
+                confusion_matrix(
+                    stage_model.eval_model,
+                    self.parts.dataset,
+                    self.split.evaluation,
+                    batch_size=self.protocol.eval_batch_size,
+                    device=self.device,
+                    progress=self.progress,
+                    execution=self.execution,
+                    workers=self.protocol.num_workers,
+                    description=f"{label}: evaluate",
+                )
+            )
+            check_labels(
+                confusions[-1],
+                self.spec.dataset.name,
+                "evaluation",
+                self.split.evaluation,
+                self.parts.dataset.ignore_index,
+            )
             train_time += trained - started
             eval_time += time.perf_counter() - trained
         return confusions, train_time, eval_time, reports
 
-    def row(self, round_index: int, added: np.ndarray, confusions: list[np.ndarray], times: dict[str, float],
-            clicks_before: int, reports: Sequence[TrainingReport] = ()) -> dict[str, Any]:
+    def row(
+        self,
+        round_index: int,
+        added: np.ndarray,
+        confusions: list[np.ndarray],
+        times: dict[str, float],
+        clicks_before: int,
+        reports: Sequence[TrainingReport] = (),
+    ) -> dict[str, Any]:
         spec, dataset = self.spec, self.parts.dataset
         confusion = confusions[-1]
         images, local = self.pool.locate(added)
@@ -324,19 +412,33 @@ class _Run:
             row[f"{kind}_params"] = json.dumps(dict(component.params), sort_keys=True)
             row[f"{kind}_version"] = component.version
         row.update(
-            strategy_label=spec.strategy.label, aggregation=spec.strategy.params.get("aggregation"), seed=spec.seed, round=round_index, rounds=self.protocol.rounds,
-            budget=self.protocol.budget, protocol=json.dumps(dataclasses.asdict(self.protocol), sort_keys=True),
-            num_classes=dataset.num_classes, class_names=list(dataset.classes),
-            background_class=dataset.background_class, pool_images=len(self.split.pool),
-            pool_regions=self.pool.num_regions, added_image=images.tolist(), added_superpixel=local.tolist(),
-            clicks_round=clicks_round, clicks_spent=clicks_before + clicks_round,
-            labeled_regions=int(self.pool.labeled.sum()), labeled_per_class=self.pool.labeled_class_counts().tolist(),
+            strategy_label=spec.strategy.label,
+            aggregation=spec.strategy.params.get("aggregation"),
+            seed=spec.seed,
+            round=round_index,
+            rounds=self.protocol.rounds,
+            budget=self.protocol.budget,
+            protocol=json.dumps(dataclasses.asdict(self.protocol), sort_keys=True),
+            num_classes=dataset.num_classes,
+            class_names=list(dataset.classes),
+            background_class=dataset.background_class,
+            pool_images=len(self.split.pool),
+            pool_regions=self.pool.num_regions,
+            added_image=images.tolist(),
+            added_superpixel=local.tolist(),
+            clicks_round=clicks_round,
+            clicks_spent=clicks_before + clicks_round,
+            labeled_regions=int(self.pool.labeled.sum()),
+            labeled_per_class=self.pool.labeled_class_counts().tolist(),
             metric=self.protocol.metric,
             miou=mean_iou(confusion, self.protocol.metric, dataset.background_class),
             stage_miou=[mean_iou(c, self.protocol.metric, dataset.background_class) for c in confusions],
             label_quality=mean_iou(self.pool.dominant_confusion, self.protocol.metric, dataset.background_class),
             iou_per_class=iou_per_class(confusion, self.protocol.metric).tolist(),
-            confusion=confusion.reshape(-1).tolist(), **convergence_columns(reports), **times, **self.environment,
+            confusion=confusion.reshape(-1).tolist(),
+            **convergence_columns(reports),
+            **times,
+            **self.environment,
             **self.distributions,
         )
         return row
@@ -351,8 +453,10 @@ def _resume_point(partial: Path, spec: RunSpec, results_dir: Path, progress: Pro
         saved = load_checkpoint(partial, spec.canonical())
     except DamagedCheckpoint as damaged:
         reason = f"checkpoint {damaged.reason}"
-        progress.log(f"{SetAside(partial, reason, quarantined=quarantine(partial, results_dir, reason)).note()}; "
-                     f"starting the run over")
+        progress.log(
+            f"{SetAside(partial, reason, quarantined=quarantine(partial, results_dir, reason)).note()}; "
+            f"starting the run over"
+        )
         return None
     if saved is None and partial.exists():
         progress.log(f"checkpoint {partial} belongs to another spec; starting the run over")
@@ -380,8 +484,13 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
     if options.force:
         files.remove(partial)
     try:
-        run = _Run(spec, _instantiate(registry, spec, options.data_root), options, progress,
-                   distributions=_distributions(registry, spec))
+        run = _Run(
+            spec,
+            _instantiate(registry, spec, options.data_root),
+            options,
+            progress,
+            distributions=_distributions(registry, spec),
+        )
         saved = _resume_point(partial, spec, results_dir, progress)
         rows = run.restore(saved) if saved is not None else []
         if rows:
@@ -405,11 +514,16 @@ def execute_run(spec: RunSpec, registry: Registry, options: RunOptions, progress
     except AlbenchError:
         files.remove(partial)
         raise
-    write_results(path, rows, {"spec": spec.canonical(), "split": {"pool": list(run.split.pool),
-                                                                   "evaluation": list(run.split.evaluation)}})
+    write_results(
+        path,
+        rows,
+        {"spec": spec.canonical(), "split": {"pool": list(run.split.pool), "evaluation": list(run.split.evaluation)}},
+    )
     files.remove(partial)
     table, aside = read_run_file(path, results_dir)
     if table is None:
-        raise StorageError(f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
-                           f"check the disk, then rerun")
+        raise StorageError(
+            f"results file {path} did not read back as written ({aside.reason if aside else '?'}); "
+            f"check the disk, then rerun"
+        )
     return RunOutcome(spec, path, "resumed" if saved is not None else "completed", table)

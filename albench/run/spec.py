@@ -21,11 +21,21 @@ from albench.run.dataset_digest import content_digest
 from albench.run.protocol import BenchmarkConfig, Protocol
 
 __all__ = [
-    "SEED_RANGE", "ComponentSpec", "RunSpec", "canonical_hash", "check_seed", "check_strategy_sections",
-    "open_component", "protocol_identity", "resolve_component", "resolve_dataset", "resolve_grid", "resolve_run",
-    "strategy_params", "version_drift",
+    "SEED_RANGE",
+    "ComponentSpec",
+    "RunSpec",
+    "canonical_hash",
+    "check_seed",
+    "check_strategy_sections",
+    "open_component",
+    "protocol_identity",
+    "resolve_component",
+    "resolve_dataset",
+    "resolve_grid",
+    "resolve_run",
+    "strategy_params",
+    "version_drift",
 ]
-
 
 
 def canonical_hash(payload: Any, length: int = 16) -> str:
@@ -67,8 +77,15 @@ class ComponentSpec:
     @classmethod
     def from_canonical(cls, kind: str, entry: Mapping[str, Any]) -> ComponentSpec:
         """The spec of one component as a results file or checkpoint stored it."""
-        return cls(kind, entry["name"], entry["params"], entry["version"], entry["name"], entry.get("identity", ""),
-                   entry.get("content", ""))
+        return cls(
+            kind,
+            entry["name"],
+            entry["params"],
+            entry["version"],
+            entry["name"],
+            entry.get("identity", ""),
+            entry.get("content", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +144,8 @@ def protocol_identity(protocol: Protocol, device: str = "cpu") -> dict[str, Any]
     for field in dataclasses.fields(protocol):
         hashed_on = field.metadata.get("hashed_on")
         if ("added" in field.metadata and getattr(protocol, field.name) == field.default) or (
-                hashed_on is not None and hashed_on != device):
+            hashed_on is not None and hashed_on != device
+        ):
             del values[field.name]
     return values
 
@@ -145,8 +163,9 @@ def resolve_component(registry: Registry, kind: str, name: str, params: Mapping[
     """Check ``params`` against the component's declared ``Params`` and complete them with the defaults."""
     registration, resolved = registry.resolve(kind, name, params)
     neutral = tuple(key for key in params_to_dict(resolved) if key not in identity_params(resolved))
-    return ComponentSpec(kind, name, params_to_dict(resolved), registration.version, _label(name, resolved),
-                         neutral=neutral)
+    return ComponentSpec(
+        kind, name, params_to_dict(resolved), registration.version, _label(name, resolved), neutral=neutral
+    )
 
 
 def open_component(registry: Registry, component: ComponentSpec, *, data_root: Path | None = None) -> Any:
@@ -166,8 +185,9 @@ def version_drift(registry: Registry, component: ComponentSpec) -> str | None:
     return f"{component.kind} {component.name!r} is version {installed}, the run used {component.version}"
 
 
-def resolve_dataset(registry: Registry, name: str, params: Mapping[str, Any],
-                    data_root: Path | None) -> tuple[ComponentSpec, Dataset]:
+def resolve_dataset(
+    registry: Registry, name: str, params: Mapping[str, Any], data_root: Path | None
+) -> tuple[ComponentSpec, Dataset]:
     """The dataset's spec, with its identity, and the dataset itself (reading ``data_root`` fails early)."""
     spec = resolve_component(registry, "dataset", name, params)
     dataset: Dataset = open_component(registry, spec, data_root=data_root)
@@ -186,16 +206,18 @@ def check_strategy_sections(registry: Registry, config: BenchmarkConfig) -> None
             raise ProtocolError(f"{config.source}: [strategies.{name}]: {error}") from None
 
 
-def strategy_params(registry: Registry, config: BenchmarkConfig, labels: Sequence[str],
-                    settings: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def strategy_params(
+    registry: Registry, config: BenchmarkConfig, labels: Sequence[str], settings: Mapping[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
     """Each strategy label as (name, raw parameters): the protocol file's ``[strategies.NAME]``, then the
     ``settings`` (``--set strategy.X``) that the strategy declares, then the label's own parameters.
 
     A setting applies to the strategies that declare it; one that no chosen strategy declares is an error.
     """
     chosen = [parse_label(label) for label in labels]
-    declared = {name: {f.name for f in dataclasses.fields(registry.get("strategy", name).cls.Params)}
-                for name, _ in chosen}
+    declared = {
+        name: {f.name for f in dataclasses.fields(registry.get("strategy", name).cls.Params)} for name, _ in chosen
+    }
     for key in settings:
         if not any(key in fields for fields in declared.values()):
             known = sorted(set().union(*declared.values()))
@@ -203,15 +225,29 @@ def strategy_params(registry: Registry, config: BenchmarkConfig, labels: Sequenc
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ParameterError(
                 f"--set strategy.{key}: no chosen strategy ({', '.join(dict.fromkeys(n for n, _ in chosen))}) "
-                f"has a parameter {key!r}.{hint} Their parameters: {', '.join(known) or '(none)'}.")
-    return [(name, {**config.strategy_params.get(name, {}),
-                    **{k: v for k, v in settings.items() if k in declared[name]}, **params})
-            for name, params in chosen]
+                f"has a parameter {key!r}.{hint} Their parameters: {', '.join(known) or '(none)'}."
+            )
+    return [
+        (
+            name,
+            {
+                **config.strategy_params.get(name, {}),
+                **{k: v for k, v in settings.items() if k in declared[name]},
+                **params,
+            },
+        )
+        for name, params in chosen
+    ]
 
 
 def resolve_grid(
-    registry: Registry, config: BenchmarkConfig, strategies: Sequence[str], seeds: Sequence[int],
-    overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+    registry: Registry,
+    config: BenchmarkConfig,
+    strategies: Sequence[str],
+    seeds: Sequence[int],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    data_root: Path | None = None,
     cache_dir: Path | None = None,
     device: str = "cpu",
 ) -> list[RunSpec]:
@@ -243,15 +279,23 @@ def resolve_grid(
     specs = []
     for name, params in strategy_params(registry, config, strategies, overrides.get("strategy", {})):
         strategy_spec = resolve_component(registry, "strategy", name, params)
-        specs += [RunSpec(dataset=dataset, strategy=strategy_spec, seed=seed, protocol=config.protocol,
-                          device=device, **shared)
-                  for seed in seeds]
+        specs += [
+            RunSpec(
+                dataset=dataset, strategy=strategy_spec, seed=seed, protocol=config.protocol, device=device, **shared
+            )
+            for seed in seeds
+        ]
     return specs
 
 
 def resolve_run(
-    registry: Registry, config: BenchmarkConfig, strategy: str, seed: int,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None, *, data_root: Path | None = None,
+    registry: Registry,
+    config: BenchmarkConfig,
+    strategy: str,
+    seed: int,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    data_root: Path | None = None,
     cache_dir: Path | None = None,
 ) -> RunSpec:
     """One run of :func:`resolve_grid`."""

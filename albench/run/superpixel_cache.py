@@ -41,8 +41,16 @@ from albench.errors import ComponentError, StorageError, os_error_message
 from albench.run.progress import Advance, NullProgress, Progress
 from albench.run.spec import ComponentSpec, canonical_hash
 
-__all__ = ["SuperpixelEntry", "SuperpixelStore", "class_histogram", "dataset_cache_key", "default_workers",
-           "image_cache_directory", "region_adjacency", "relabel_contiguous"]
+__all__ = [
+    "SuperpixelEntry",
+    "SuperpixelStore",
+    "class_histogram",
+    "dataset_cache_key",
+    "default_workers",
+    "image_cache_directory",
+    "region_adjacency",
+    "relabel_contiguous",
+]
 
 #: Entries are kept in memory once read, up to this many bytes: a small pool's entirely, a large one's first
 #: entries. Reading an entry from disk takes ~0.3 ms, a noticeable share of a small model's training step.
@@ -142,8 +150,14 @@ def image_cache_directory(cache_dir: Path, dataset: Dataset, dataset_spec: Compo
 class SuperpixelStore:
     """Reads and writes one (dataset, superpixel method) cache."""
 
-    def __init__(self, cache_dir: Path, dataset: Dataset, method: SuperpixelMethod,
-                 dataset_spec: ComponentSpec, method_spec: ComponentSpec) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        dataset: Dataset,
+        method: SuperpixelMethod,
+        dataset_spec: ComponentSpec,
+        method_spec: ComponentSpec,
+    ) -> None:
         self.dataset = dataset
         self.method = method
         # Each entry is checked against its image's fingerprint, so an edited file recomputes that entry alone;
@@ -152,7 +166,9 @@ class SuperpixelStore:
         dataset_key.pop("content", None)
         self.key = {"dataset": dataset_key, "superpixels": method_spec.canonical()}
         self.key_json = json.dumps(self.key, sort_keys=True)
-        self.directory = cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
+        self.directory = (
+            cache_dir / "superpixels" / f"{dataset_spec.name}-{method_spec.name}-{canonical_hash(self.key)}"
+        )
         self._memory: dict[str, SuperpixelEntry] = {}
         self._memory_bytes = 0
 
@@ -188,8 +204,11 @@ class SuperpixelStore:
             return None
         if adjacency.ndim != 2 or adjacency.shape[1] != 2:
             return None
-        return SuperpixelEntry(labels.astype(np.int32, copy=False), histogram.astype(np.int64, copy=False),
-                               adjacency.astype(np.int32, copy=False))
+        return SuperpixelEntry(
+            labels.astype(np.int32, copy=False),
+            histogram.astype(np.int64, copy=False),
+            adjacency.astype(np.int32, copy=False),
+        )
 
     def _current(self, data: Any, image_id: str, fingerprint: str | None) -> bool:
         """Whether an open entry belongs to this key and image (and, given one, to this fingerprint)."""
@@ -221,13 +240,22 @@ class SuperpixelStore:
         adjacency = region_adjacency(labels)
         fingerprint = fingerprint if fingerprint is not None else self.dataset.fingerprint(image_id)
         try:
-            atomic_write(self.path(image_id), lambda temporary: _save_entry(
-                temporary, labels=_compact_labels(labels, num_regions), histogram=histogram.astype(np.int32),
-                adjacency=adjacency, key=np.array(self.key_json), image_id=np.array(image_id),
-                fingerprint=np.array(fingerprint)))
+            atomic_write(
+                self.path(image_id),
+                lambda temporary: _save_entry(
+                    temporary,
+                    labels=_compact_labels(labels, num_regions),
+                    histogram=histogram.astype(np.int32),
+                    adjacency=adjacency,
+                    key=np.array(self.key_json),
+                    image_id=np.array(image_id),
+                    fingerprint=np.array(fingerprint),
+                ),
+            )
         except OSError as error:
-            raise StorageError(os_error_message(
-                error, action="write the superpixel cache", fix=CACHE_FIX.get(error.errno or 0))) from None
+            raise StorageError(
+                os_error_message(error, action="write the superpixel cache", fix=CACHE_FIX.get(error.errno or 0))
+            ) from None
         return self._remember(image_id, SuperpixelEntry(labels, histogram, adjacency))
 
     def get(self, image_id: str) -> SuperpixelEntry:
@@ -237,8 +265,9 @@ class SuperpixelStore:
             return self._memory[image_id]
         return self._remember(image_id, self.read(image_id) or self.compute(image_id))
 
-    def ensure(self, image_ids: list[str], progress: Progress | None = None,
-               workers: int | None = None) -> Iterator[SuperpixelEntry]:
+    def ensure(
+        self, image_ids: list[str], progress: Progress | None = None, workers: int | None = None
+    ) -> Iterator[SuperpixelEntry]:
         """Yield each image's entry, recomputing any that is missing, corrupt or stale.
 
         Missing entries are computed first, in up to ``workers`` processes (default: every core) when the
@@ -255,8 +284,7 @@ class SuperpixelStore:
             entry = self.read(image_id, fingerprints[image_id]) or self.compute(image_id, fingerprints[image_id])
             yield self._remember(image_id, entry)
 
-    def _compute_all(self, image_ids: list[str], fingerprints: dict[str, str], workers: int,
-                     advance: Advance) -> None:
+    def _compute_all(self, image_ids: list[str], fingerprints: dict[str, str], workers: int, advance: Advance) -> None:
         # CPU time, not wall time: on a busy machine both the work and the processes' start-up slow down.
         started = time.thread_time()
         self.compute(image_ids[0], fingerprints[image_ids[0]])
@@ -274,9 +302,12 @@ class SuperpixelStore:
         size = max(1, min(16, len(rest) // (4 * processes)))
         chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
         context = multiprocessing.get_context("spawn")  # never fork a process that runs torch's thread pools
-        with ProcessPoolExecutor(processes, mp_context=context, initializer=_worker_setup,
-                                 initargs=(os.getpid(),)) as executor:
-            futures = [executor.submit(_compute_chunk, self, chunk, [fingerprints[i] for i in chunk]) for chunk in chunks]
+        with ProcessPoolExecutor(
+            processes, mp_context=context, initializer=_worker_setup, initargs=(os.getpid(),)
+        ) as executor:
+            futures = [
+                executor.submit(_compute_chunk, self, chunk, [fingerprints[i] for i in chunk]) for chunk in chunks
+            ]
             for future in as_completed(futures):
                 advance(future.result())
 

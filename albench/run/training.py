@@ -23,9 +23,19 @@ from albench.run.protocol import Protocol
 from albench.run.superpixel_cache import SuperpixelStore
 
 __all__ = [
-    "EarlyStopping", "LabeledImages", "RegionsOf", "SeededSampler", "StageModel", "TrainingReport",
-    "convergence_columns", "describe_training", "ground_truth_regions", "image_tensor", "stage_targets",
-    "train_round", "update_ema",
+    "EarlyStopping",
+    "LabeledImages",
+    "RegionsOf",
+    "SeededSampler",
+    "StageModel",
+    "TrainingReport",
+    "convergence_columns",
+    "describe_training",
+    "ground_truth_regions",
+    "image_tensor",
+    "stage_targets",
+    "train_round",
+    "update_ema",
 ]
 
 
@@ -41,9 +51,11 @@ RegionsOf = Callable[[str], RegionLabels]
 
 def ground_truth_regions(dataset: Dataset, store: SuperpixelStore) -> RegionsOf:
     """The benchmark's oracle: each image's mask and cached per-region class histogram."""
+
     def regions(image_id: str) -> RegionLabels:
         entry = store.get(image_id)
         return RegionLabels(entry.labels, dataset.load(image_id).mask, entry.histogram, dataset.ignore_index)
+
     return regions
 
 
@@ -56,9 +68,16 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
     is the oracle (default: the ground truth).
     """
 
-    def __init__(self, dataset: Dataset, store: SuperpixelStore, stage: TrainingStage,
-                 items: Sequence[tuple[str, np.ndarray]], augment: bool,
-                 targets: Mapping[str, np.ndarray] | None = None, regions: RegionsOf | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        store: SuperpixelStore,
+        stage: TrainingStage,
+        items: Sequence[tuple[str, np.ndarray]],
+        augment: bool,
+        targets: Mapping[str, np.ndarray] | None = None,
+        regions: RegionsOf | None = None,
+    ) -> None:
         self.dataset = dataset
         self.store = store
         self.stage = stage
@@ -98,10 +117,19 @@ class LabeledImages(torch.utils.data.Dataset[tuple[torch.Tensor, torch.Tensor]])
 
 
 @torch.inference_mode()
-def stage_targets(model: nn.Module, stage: TrainingStage, dataset: Dataset, store: SuperpixelStore,
-                  items: Sequence[tuple[str, np.ndarray]], *, device: torch.device, progress: Progress,
-                  description: str, regions: RegionsOf | None = None,
-                  execution: Execution | None = None) -> dict[str, np.ndarray]:
+def stage_targets(
+    model: nn.Module,
+    stage: TrainingStage,
+    dataset: Dataset,
+    store: SuperpixelStore,
+    items: Sequence[tuple[str, np.ndarray]],
+    *,
+    device: torch.device,
+    progress: Progress,
+    description: str,
+    regions: RegionsOf | None = None,
+    execution: Execution | None = None,
+) -> dict[str, np.ndarray]:
     """Targets of a stage built from the previous stage's predictions, image by image (unaugmented); with the
     model's pixel features too when the stage asks for them (:mod:`albench.run.features`)."""
     regions_of = regions or ground_truth_regions(dataset, store)
@@ -262,7 +290,9 @@ def describe_training(reports: Sequence[TrainingReport], names: Sequence[str] = 
         if report.stop == "no-training":
             parts.append(f"{prefix}no training")
         elif not report.validated:
-            parts.append(f"{prefix}trained {report.steps} steps, convergence unknown (no validation: set protocol.patience)")
+            parts.append(
+                f"{prefix}trained {report.steps} steps, convergence unknown (no validation: set protocol.patience)"
+            )
         elif report.converged:
             parts.append(
                 f"{prefix}converged: stopped at step {report.steps}, validation mIoU best {100 * (report.best or 0):.1f} "
@@ -305,9 +335,17 @@ class EarlyStopping:
             self.stage_model.load(self.best_state)
 
 
-def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol, *, seed: int,
-                device: torch.device, progress: Progress, description: str,
-                validate: Callable[[nn.Module], float] | None = None) -> TrainingReport:
+def train_round(
+    stage_model: StageModel,
+    data: LabeledImages,
+    protocol: Protocol,
+    *,
+    seed: int,
+    device: torch.device,
+    progress: Progress,
+    description: str,
+    validate: Callable[[nn.Module], float] | None = None,
+) -> TrainingReport:
     """Train the stage's model in place for ``protocol.steps`` steps on ``data`` (and update its EMA).
 
     ``seed`` must already identify the round and stage: sampling and augmentation derive from it. With
@@ -323,8 +361,13 @@ def train_round(stage_model: StageModel, data: LabeledImages, protocol: Protocol
     sampler = SeededSampler(len(data), protocol.steps * protocol.batch_size, seed)
     # One pass over a sampler that covers every step: persistent workers would never be reused.
     loader = DataLoader(
-        data, batch_size=protocol.batch_size, sampler=sampler, num_workers=protocol.num_workers,
-        worker_init_fn=seed_worker, generator=torch_generator(seed, "workers"), persistent_workers=False,
+        data,
+        batch_size=protocol.batch_size,
+        sampler=sampler,
+        num_workers=protocol.num_workers,
+        worker_init_fn=seed_worker,
+        generator=torch_generator(seed, "workers"),
+        persistent_workers=False,
         pin_memory=execution.pin_memory,
     )
     weights: dict[str, torch.Tensor] = {}

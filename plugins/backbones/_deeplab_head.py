@@ -25,7 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DeepLabHead", "Normalize", "Upsample", "bilinear_matrix", "upsample_logits"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "DeepLabHead",
+    "Normalize",
+    "Upsample",
+    "bilinear_matrix",
+    "upsample_logits",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

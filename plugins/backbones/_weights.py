@@ -97,19 +97,31 @@ def _listing(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def load_encoder_weights(encoder: nn.Module, state: Mapping[str, torch.Tensor], *, owner: str, source: str,
-                         ignore_prefixes: tuple[str, ...] = ()) -> None:
+def load_encoder_weights(
+    encoder: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    *,
+    owner: str,
+    source: str,
+    ignore_prefixes: tuple[str, ...] = (),
+) -> None:
     """Load ``state`` into ``encoder`` strictly; keys under ``ignore_prefixes`` (the checkpoint's own
     classifier, e.g. ``fc.``) are dropped. A mismatch names the missing, unexpected and misshapen keys."""
     wanted = encoder.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes) or k in wanted}
     missing = [k for k in wanted if k not in state]
     unexpected = [k for k in state if k not in wanted]
-    misshapen = [f"{k} (file {tuple(state[k].shape)}, model {tuple(v.shape)})"
-                 for k, v in wanted.items() if k in state and state[k].shape != v.shape]
+    misshapen = [
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(v.shape)})"
+        for k, v in wanted.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or misshapen:
-        problems = [f"{label}: {_listing(names)}" for label, names in
-                    (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)) if names]
+        problems = [
+            f"{label}: {_listing(names)}"
+            for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen))
+            if names
+        ]
         raise WeightsError(
             f"{owner}: the weights in {source} do not fit its encoder ({'; '.join(problems)}); pass a state dict "
             f"saved from the same architecture and parameters"

@@ -52,7 +52,9 @@ class ASPP(nn.Module):
             + [_conv(cin, cout, dilation=d) for d in (2, 4)]
         )
         self.pooling = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.ReLU(inplace=True))
-        self.project = nn.Sequential(nn.Conv2d(cout * 4, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        self.project = nn.Sequential(
+            nn.Conv2d(cout * 4, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = self.pooling(x.mean(dim=(2, 3), keepdim=True)).expand(-1, -1, x.shape[2], x.shape[3])
@@ -68,8 +70,10 @@ class TinyDeepLab(nn.Module):
         self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
         self.encoder = nn.Sequential(
-            _conv(3, w, stride=2), _conv(w, w),
-            _conv(w, 2 * w, stride=2), _conv(2 * w, 2 * w),
+            _conv(3, w, stride=2),
+            _conv(w, w),
+            _conv(w, 2 * w, stride=2),
+            _conv(2 * w, 2 * w),
             _conv(2 * w, 2 * w, dilation=2),
         )
         self.aspp = ASPP(2 * w, 2 * w)

@@ -109,8 +109,9 @@ class _TorchvisionDeepLab(Backbone):
         builder = tvm.resnet50 if self.depth == 50 else tvm.resnet101
         encoder = ResNetEncoder(builder(weights=None, replace_stride_with_dilation=DILATION[p.output_stride]))
         if file is not None:
-            load_encoder_weights(encoder, read_state_dict(file, self.owner), owner=self.owner, source=str(file),
-                                 ignore_prefixes=("fc.",))
+            load_encoder_weights(
+                encoder, read_state_dict(file, self.owner), owner=self.owner, source=str(file), ignore_prefixes=("fc.",)
+            )
         head = DeepLabHead(ENCODER_CHANNELS, num_classes, RATES[p.output_stride], p.head_channels)
         return DeepLabV3(encoder, head, Normalize(IMAGENET_MEAN, IMAGENET_STD), p.upsample)
 

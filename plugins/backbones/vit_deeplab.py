@@ -107,8 +107,15 @@ class VitDeepLabParams:
 class DeepLabV3ViT(nn.Module):
     """normalise → pad to the patch grid → ViT patch tokens as a grid → DeepLabV3 head → upsample → crop."""
 
-    def __init__(self, encoder: VisionTransformer, head: nn.Module, normalize: Normalize, upsample: Upsample,
-                 grid: tuple[int, int], owner: str) -> None:
+    def __init__(
+        self,
+        encoder: VisionTransformer,
+        head: nn.Module,
+        normalize: Normalize,
+        upsample: Upsample,
+        grid: tuple[int, int],
+        owner: str,
+    ) -> None:
         super().__init__()
         self.normalize = normalize
         self.backbone = encoder
@@ -125,8 +132,11 @@ class DeepLabV3ViT(nn.Module):
         grid = (x.shape[-2] // self.patch, x.shape[-1] // self.patch)
         if grid != self.grid and self.training and torch.is_grad_enabled():
             built = self.grid[0] * self.patch
-            fix = (f"set backbone.img_size={height} (the training crop size) in the protocol or with --set"
-                   if height == width else "it trains on square crops of backbone.img_size pixels")
+            fix = (
+                f"set backbone.img_size={height} (the training crop size) in the protocol or with --set"
+                if height == width
+                else "it trains on square crops of backbone.img_size pixels"
+            )
             raise ComponentError(
                 f"{self.owner} was built for {built}×{built} inputs but is training on {height}×{width}; {fix}"
             )
@@ -166,8 +176,10 @@ class VitDeepLab(Backbone):
         except TypeError:  # a model family that takes other arguments: not a ViT
             probe = None
         if not isinstance(probe, VisionTransformer):
-            raise ComponentError(f"{self.owner}: timm model {p.model!r} is not a VisionTransformer; pick a ViT "
-                                 f"such as vit_base_patch16_224 or vit_small_patch16_224")
+            raise ComponentError(
+                f"{self.owner}: timm model {p.model!r} is not a VisionTransformer; pick a ViT "
+                f"such as vit_base_patch16_224 or vit_small_patch16_224"
+            )
         file = self.weights_file()  # before initialising: fail fast
         patch = int(probe.patch_embed.patch_size[0])
         side = -(-p.img_size // patch)  # built for the padded size, which is what training inputs become
@@ -217,8 +229,10 @@ class VitDeepLab(Backbone):
         if url and not url.endswith(".npz") and torch_hub_checkpoint(url).is_file():
             return torch_hub_checkpoint(url)
         if not repo:
-            raise WeightsError(f"{self.owner}: timm lists no pretrained weights for {self.params.model!r}; "
-                               f"pass a state-dict file with --set backbone.weights=/path/to/file")
+            raise WeightsError(
+                f"{self.owner}: timm lists no pretrained weights for {self.params.model!r}; "
+                f"pass a state-dict file with --set backbone.weights=/path/to/file"
+            )
         raise WeightsError(
             f"{self.owner}: ImageNet weights for {self.params.model!r} ({repo}) are not in the Hugging Face cache "
             f"({hf_cache_dir()}), and albench never downloads. On a machine with network access run "

@@ -19,7 +19,12 @@ from ._io import check_label_values, check_same_size, file_fingerprint, read_rgb
 from ._splits import kfold_split
 
 __all__ = [
-    "FileDataset", "ImageRecord", "check_crop_params", "check_folds", "check_probability", "check_size_param",
+    "FileDataset",
+    "ImageRecord",
+    "check_crop_params",
+    "check_folds",
+    "check_probability",
+    "check_size_param",
     "check_zoom_max",
 ]
 
@@ -103,8 +108,9 @@ class FileDataset(Dataset):
         if self.root is None:
             raise DatasetError(f"dataset {self.name!r} reads files from disk: pass --data-root DIR ({self.layout})")
         if not self.root.is_dir():
-            raise DatasetError(f"data root {self.root} of dataset {self.name!r} does not exist or is not a directory "
-                               f"({self.layout})")
+            raise DatasetError(
+                f"data root {self.root} of dataset {self.name!r} does not exist or is not a directory ({self.layout})"
+            )
         return self.root
 
     @property
@@ -121,8 +127,10 @@ class FileDataset(Dataset):
                 if not record.mask.is_file():
                     raise DatasetError(f"image {record.image} has no mask: expected {record.mask}")
                 if record.image_id in index:
-                    raise DatasetError(f"dataset {self.name!r} has two images with id {record.image_id!r}: "
-                                       f"{index[record.image_id].image} and {record.image}")
+                    raise DatasetError(
+                        f"dataset {self.name!r} has two images with id {record.image_id!r}: "
+                        f"{index[record.image_id].image} and {record.image}"
+                    )
                 index[record.image_id] = record
             self._index = index
         return self._index
@@ -162,8 +170,9 @@ class FileDataset(Dataset):
         evaluation images when the dataset has them (else mIoU is measured on the validation fold)."""
         train = [r for r in self.records.values() if not r.test]
         test = [r.image_id for r in self.records.values() if r.test]
-        return kfold_split(self.name, [r.image_id for r in train], [r.group for r in train], seed,
-                           self.params.folds, test)
+        return kfold_split(
+            self.name, [r.image_id for r in train], [r.group for r in train], seed, self.params.folds, test
+        )
 
     def content_files(self) -> Sequence[Path]:
         """Every image and mask file (and per-image extras such as a colour map file) of the index."""

@@ -24,8 +24,9 @@ def fold_of_seed(seed: int, folds: int) -> tuple[int, int]:
     return seed // folds, seed % folds
 
 
-def kfold_split(dataset: str, train_ids: Sequence[str], groups: Sequence[str], seed: int, folds: int,
-                test_ids: Sequence[str] = ()) -> Split:
+def kfold_split(
+    dataset: str, train_ids: Sequence[str], groups: Sequence[str], seed: int, folds: int, test_ids: Sequence[str] = ()
+) -> Split:
     """Pool = the training ids outside the seed's fold, val = the fold, test = ``test_ids``; orders kept."""
     if len(groups) != len(train_ids):
         raise ValueError("one group per training id")

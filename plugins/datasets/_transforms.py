@@ -80,8 +80,16 @@ def pad(image: torch.Tensor, target: torch.Tensor, amount: int, ignore_index: in
     return padded_image, padded_target
 
 
-def zoom_crop_flip(image: torch.Tensor, target: torch.Tensor, generator: torch.Generator, *, max_extra: int,
-                   mode: ZoomMode, flip_probability: float, ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+def zoom_crop_flip(
+    image: torch.Tensor,
+    target: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    max_extra: int,
+    mode: ZoomMode,
+    flip_probability: float,
+    ignore_index: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pascal VOC / Cityscapes augmentation (supplementary §3.2): draw ℓ ~ U{0, …, ``max_extra``}, enlarge,
     centre-crop back to the input size, then flip left–right with ``flip_probability``.
 
@@ -104,8 +112,9 @@ def zoom_crop_flip(image: torch.Tensor, target: torch.Tensor, generator: torch.G
     return image, target
 
 
-def random_resized_crop_box(height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
-                            generator: torch.Generator) -> tuple[int, int, int, int]:
+def random_resized_crop_box(
+    height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float], generator: torch.Generator
+) -> tuple[int, int, int, int]:
     """``(top, left, h, w)`` of a crop covering a fraction ~U(``scale``) of the area with aspect ratio w/h
     log-uniform in ``ratio``: torchvision's ``RandomResizedCrop.get_params`` (10 tries, then the largest
     central crop within ``ratio``), drawing from ``generator`` instead of the global generator."""
@@ -130,9 +139,15 @@ def random_resized_crop_box(height: int, width: int, scale: tuple[float, float],
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-def resized_crop_flip(image: torch.Tensor, target: torch.Tensor, generator: torch.Generator, *,
-                      scale: tuple[float, float], ratio: tuple[float, float],
-                      flip_probability: float) -> tuple[torch.Tensor, torch.Tensor]:
+def resized_crop_flip(
+    image: torch.Tensor,
+    target: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+    flip_probability: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """EndoVis / MONARCH augmentation (supplementary §3.2, after Wu et al. 2023): a random resized crop with
     ``scale`` and ``ratio``, rescaled back to the input size, then a left–right flip with ``flip_probability``."""
     height, width = image.shape[-2:]

@@ -74,8 +74,9 @@ def _split_records(root: Path, split: str) -> list[ImageRecord]:
     try:
         listing = TorchvisionCityscapes(str(root), split=split, mode="fine", target_type="semantic")
     except RuntimeError:  # torchvision: "Dataset not found or incomplete"
-        raise DatasetError(f"dataset 'cityscapes' needs {root / 'leftImg8bit' / split} and {root / 'gtFine' / split} "
-                           f"({LAYOUT})") from None
+        raise DatasetError(
+            f"dataset 'cityscapes' needs {root / 'leftImg8bit' / split} and {root / 'gtFine' / split} ({LAYOUT})"
+        ) from None
     except OSError as error:  # e.g. a stray file where a city folder should be
         raise DatasetError(f"dataset 'cityscapes' cannot list {root / 'leftImg8bit' / split}: {error}") from None
     records = []
@@ -109,16 +110,27 @@ class Cityscapes(FileDataset):
         label_ids = read_index_labels(record.mask)
         unknown = np.unique(label_ids[(label_ids < 0) | (label_ids >= NUM_LABEL_IDS)])
         if unknown.size:
-            raise DatasetError(f"mask {record.mask} has values {unknown[:5].tolist()} that are not Cityscapes labelIds "
-                               f"(0..{NUM_LABEL_IDS - 1}); use the *_gtFine_labelIds.png files")
+            raise DatasetError(
+                f"mask {record.mask} has values {unknown[:5].tolist()} that are not Cityscapes labelIds "
+                f"(0..{NUM_LABEL_IDS - 1}); use the *_gtFine_labelIds.png files"
+            )
         train_ids: np.ndarray = LABEL_TO_TRAIN[label_ids]
         return train_ids
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Zoom by ℓ ~ U{0…300}, centre-crop, flip 0.5 (supplementary §3.2)."""
         p = self.params
-        return zoom_crop_flip(image, target, generator, max_extra=p.zoom_max, mode=p.zoom_mode,
-                              flip_probability=p.flip_probability, ignore_index=self.ignore_index)
+        return zoom_crop_flip(
+            image,
+            target,
+            generator,
+            max_extra=p.zoom_max,
+            mode=p.zoom_mode,
+            flip_probability=p.flip_probability,
+            ignore_index=self.ignore_index,
+        )
 
 
 @hookimpl

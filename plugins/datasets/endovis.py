@@ -73,16 +73,18 @@ def _unpack(code: int) -> tuple[int, int, int]:
     return (code >> 16) & 255, (code >> 8) & 255, code & 255
 
 
-OFFICIAL_MAP: ColourMap = {int(_pack(np.array(colour, dtype=np.uint8))): index
-                           for index, (_, colour) in enumerate(OFFICIAL_COLOURS)}
+OFFICIAL_MAP: ColourMap = {
+    int(_pack(np.array(colour, dtype=np.uint8))): index for index, (_, colour) in enumerate(OFFICIAL_COLOURS)
+}
 
 
 def _class_index(name: object, path: Path) -> int:
     key = re.sub(r"[\s_]+", "-", str(name).strip().lower())
     key = _ALIASES.get(key, key)
     if key not in CLASSES:
-        raise DatasetError(f"{path} names class {name!r}, which is not one of the EndoVis 2018 classes "
-                           f"({', '.join(CLASSES)})")
+        raise DatasetError(
+            f"{path} names class {name!r}, which is not one of the EndoVis 2018 classes ({', '.join(CLASSES)})"
+        )
     return CLASSES.index(key)
 
 
@@ -93,12 +95,14 @@ def parse_labels_json(path: Path) -> ColourMap:
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path} is not a readable JSON file: {error}") from None
     if not isinstance(entries, list):
-        raise DatasetError(f"{path} must hold a list of {{\"name\", \"color\"}} entries")
+        raise DatasetError(f'{path} must hold a list of {{"name", "color"}} entries')
     colour_map: ColourMap = {}
     for entry in entries:
         colour = entry.get("color") if isinstance(entry, dict) else None
-        if not (isinstance(colour, list) and len(colour) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in colour)):
-            raise DatasetError(f"{path}: entry {entry!r} needs a \"color\" of three integers 0..255")
+        if not (
+            isinstance(colour, list) and len(colour) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in colour)
+        ):
+            raise DatasetError(f'{path}: entry {entry!r} needs a "color" of three integers 0..255')
         index = _class_index(entry.get("name"), path)
         code = int(_pack(np.array(colour, dtype=np.uint8)))
         if colour_map.get(code, index) != index:
@@ -118,8 +122,10 @@ def colours_to_classes(colours: np.ndarray, colour_map: ColourMap, path: Path, s
     unmapped = np.argwhere(classes < 0)
     if unmapped.size:
         row, col = (int(v) for v in unmapped[0])
-        raise DatasetError(f"label file {path} has colour {_unpack(int(codes[row, col]))} at pixel (row {row}, column "
-                           f"{col}), which is not in the class colour map ({source})")
+        raise DatasetError(
+            f"label file {path} has colour {_unpack(int(codes[row, col]))} at pixel (row {row}, column "
+            f"{col}), which is not in the class colour map ({source})"
+        )
     return classes
 
 
@@ -232,11 +238,19 @@ class EndoVis2018(FileDataset):
         colour_file = self._colour_files.get(record.image_id)
         return (record.image, record.mask) + ((colour_file,) if colour_file is not None else ())
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Random resized crop, scale (0.85, 1), ratio (3/4, 4/3), back to the size, flip 0.5 (supplementary §3.2)."""
         p = self.params
-        return resized_crop_flip(image, target, generator, scale=(p.crop_scale[0], p.crop_scale[1]),
-                                 ratio=(p.crop_ratio[0], p.crop_ratio[1]), flip_probability=p.flip_probability)
+        return resized_crop_flip(
+            image,
+            target,
+            generator,
+            scale=(p.crop_scale[0], p.crop_scale[1]),
+            ratio=(p.crop_ratio[0], p.crop_ratio[1]),
+            flip_probability=p.flip_probability,
+        )
 
 
 @hookimpl

@@ -66,7 +66,9 @@ def read_classes(path: Path) -> tuple[str, ...]:
     try:
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     except FileNotFoundError:
-        raise DatasetError(f"{path} does not exist: the folder dataset needs one class name per line ({LAYOUT})") from None
+        raise DatasetError(
+            f"{path} does not exist: the folder dataset needs one class name per line ({LAYOUT})"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path} is not a readable UTF-8 text file: {error}") from None
     while lines and not lines[-1]:
@@ -78,7 +80,9 @@ def read_classes(path: Path) -> tuple[str, ...]:
     if duplicates:
         raise DatasetError(f"{path}: class names {duplicates} appear more than once")
     if not 2 <= len(lines) <= 255:
-        raise DatasetError(f"{path} names {len(lines)} classes; between 2 and 255 are supported (255 is the ignore value)")
+        raise DatasetError(
+            f"{path} names {len(lines)} classes; between 2 and 255 are supported (255 is the ignore value)"
+        )
     return tuple(lines)
 
 
@@ -100,8 +104,10 @@ def _background(value: Any, classes: tuple[str, ...], path: Path) -> int | None:
         return None
     if isinstance(value, str) and value in classes:
         return classes.index(value)
-    raise DatasetError(f"{path}: background = {value!r} is not a class in classes.txt ({', '.join(classes)}); "
-                       "name one of them, or write background = false")
+    raise DatasetError(
+        f"{path}: background = {value!r} is not a class in classes.txt ({', '.join(classes)}); "
+        "name one of them, or write background = false"
+    )
 
 
 def read_layout(root: Path) -> FolderLayout:
@@ -119,8 +125,10 @@ def read_layout(root: Path) -> FolderLayout:
     if "test" in settings:
         test = settings["test"] if settings["test"] is not False else None
         if test is not None and not (isinstance(test, str) and test and test != train):
-            raise DatasetError(f"{settings_path}: test must be false or the name of a folder under images/ other "
-                               f"than the train split, got {settings['test']!r}")
+            raise DatasetError(
+                f"{settings_path}: test must be false or the name of a folder under images/ other "
+                f"than the train split, got {settings['test']!r}"
+            )
     else:
         test = next((s for s in ("test", "val") if s != train and (root / "images" / s).is_dir()), None)
     return FolderLayout(classes, background, train, test)
@@ -165,10 +173,18 @@ class FolderDataset(FileDataset):
     """Classes from ``classes.txt``; background and splits from ``albench.toml`` (see the module docstring)."""
 
     name = "folder"
-    split_and_augmentation_params = frozenset({
-        "folds", "group_by_subfolder", "augmentation", "crop_scale", "crop_ratio", "zoom_max", "zoom_mode",
-        "flip_probability",
-    })
+    split_and_augmentation_params = frozenset(
+        {
+            "folds",
+            "group_by_subfolder",
+            "augmentation",
+            "crop_scale",
+            "crop_ratio",
+            "zoom_max",
+            "zoom_mode",
+            "flip_probability",
+        }
+    )
     version = "1"
     Params = FolderParams
     ignore_index = 255
@@ -189,8 +205,10 @@ class FolderDataset(FileDataset):
     def _split_records(self, root: Path, split: str, test: bool) -> list[ImageRecord]:
         images = root / "images" / split
         if not images.is_dir():
-            raise DatasetError(f"split folder {images} does not exist ({LAYOUT}); create it or name the split "
-                               f"in {root / 'albench.toml'}")
+            raise DatasetError(
+                f"split folder {images} does not exist ({LAYOUT}); create it or name the split "
+                f"in {root / 'albench.toml'}"
+            )
         files = sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         records = []
         for path in files:
@@ -198,7 +216,9 @@ class FolderDataset(FileDataset):
             image_id = f"{split}/{relative.as_posix()}"
             nested = self.params.group_by_subfolder and len(relative.parts) > 1
             group = f"{split}/{relative.parts[0]}/" if nested else image_id
-            records.append(ImageRecord(image_id, path, root / "masks" / split / f"{relative.as_posix()}.png", group, test))
+            records.append(
+                ImageRecord(image_id, path, root / "masks" / split / f"{relative.as_posix()}.png", group, test)
+            )
         return records
 
     def _scan(self, root: Path) -> list[ImageRecord]:
@@ -211,15 +231,30 @@ class FolderDataset(FileDataset):
     def _read_labels(self, record: ImageRecord) -> np.ndarray:
         return read_index_labels(record.mask)
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``augmentation`` chosen in the parameters."""
         p = self.params
         if p.augmentation == "resized-crop":
-            return resized_crop_flip(image, target, generator, scale=(p.crop_scale[0], p.crop_scale[1]),
-                                     ratio=(p.crop_ratio[0], p.crop_ratio[1]), flip_probability=p.flip_probability)
+            return resized_crop_flip(
+                image,
+                target,
+                generator,
+                scale=(p.crop_scale[0], p.crop_scale[1]),
+                ratio=(p.crop_ratio[0], p.crop_ratio[1]),
+                flip_probability=p.flip_probability,
+            )
         if p.augmentation == "zoom-crop":
-            return zoom_crop_flip(image, target, generator, max_extra=p.zoom_max, mode=p.zoom_mode,
-                                  flip_probability=p.flip_probability, ignore_index=self.ignore_index)
+            return zoom_crop_flip(
+                image,
+                target,
+                generator,
+                max_extra=p.zoom_max,
+                mode=p.zoom_mode,
+                flip_probability=p.flip_probability,
+                ignore_index=self.ignore_index,
+            )
         if p.augmentation == "flip" and coin_flip(p.flip_probability, generator):
             return hflip(image, target)
         return image, target

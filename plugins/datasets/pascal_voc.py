@@ -34,8 +34,27 @@ from ._io import read_index_labels
 from ._transforms import ZoomMode, zoom_crop_flip
 
 CLASSES = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+    "background",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 LAYOUT = "expected VOCdevkit/VOC2012/{JPEGImages,SegmentationClass,ImageSets/Segmentation} under it"
 
@@ -99,8 +118,10 @@ def _aug_ids(voc_dir: Path) -> list[str]:
     try:
         lines = split_file.read_text().splitlines()
     except FileNotFoundError:
-        raise DatasetError(f"split file {split_file} does not exist; train_set = 'train_aug' needs it and "
-                           "SegmentationClassAug/ (or use train_set = 'train')") from None
+        raise DatasetError(
+            f"split file {split_file} does not exist; train_set = 'train_aug' needs it and "
+            "SegmentationClassAug/ (or use train_set = 'train')"
+        ) from None
     return [Path(line.split()[0]).stem for line in lines if line.strip()]
 
 
@@ -129,18 +150,29 @@ class PascalVoc(FileDataset):
             train_masks = voc_dir / "SegmentationClass"
         images = voc_dir / "JPEGImages"
         records = [ImageRecord(i, images / f"{i}.jpg", train_masks / f"{i}.png", group=i) for i in train_ids]
-        records += [ImageRecord(i, images / f"{i}.jpg", voc_dir / "SegmentationClass" / f"{i}.png", group=i, test=True)
-                    for i in test_ids]
+        records += [
+            ImageRecord(i, images / f"{i}.jpg", voc_dir / "SegmentationClass" / f"{i}.png", group=i, test=True)
+            for i in test_ids
+        ]
         return records
 
     def _read_labels(self, record: ImageRecord) -> np.ndarray:
         return read_index_labels(record.mask)
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Zoom by ℓ ~ U{0…200}, centre-crop, flip 0.5 (supplementary §3.2)."""
         p = self.params
-        return zoom_crop_flip(image, target, generator, max_extra=p.zoom_max, mode=p.zoom_mode,
-                              flip_probability=p.flip_probability, ignore_index=self.ignore_index)
+        return zoom_crop_flip(
+            image,
+            target,
+            generator,
+            max_extra=p.zoom_max,
+            mode=p.zoom_mode,
+            flip_probability=p.flip_probability,
+            ignore_index=self.ignore_index,
+        )
 
 
 @hookimpl

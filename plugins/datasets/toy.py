@@ -76,8 +76,9 @@ def render_scene(index: int, size: int, scene_seed: int) -> Sample:
     # Background: a smooth two-colour gradient with blotches, no stripes.
     low = rng.uniform(0.25, 0.75, size=(4, 4, 3))
     blotches = np.asarray(
-        torch.nn.functional.interpolate(torch.from_numpy(low).permute(2, 0, 1)[None], size=(size, size),
-                                        mode="bicubic", align_corners=True)[0].permute(1, 2, 0)
+        torch.nn.functional.interpolate(
+            torch.from_numpy(low).permute(2, 0, 1)[None], size=(size, size), mode="bicubic", align_corners=True
+        )[0].permute(1, 2, 0)
     )
     image = np.clip(blotches, 0.0, 1.0)
     mask = np.zeros((size, size), dtype=np.int64)
@@ -89,7 +90,9 @@ def render_scene(index: int, size: int, scene_seed: int) -> Sample:
         inside = _shape_mask(kind, xx - cx, yy - cy, radius)
         angle = STRIPE_ANGLE[kind - 1] + rng.normal(0.0, 0.08)
         phase = rng.uniform(0, 2 * math.pi)
-        stripes = np.sin(2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / (STRIPE_PERIOD[kind - 1] * scale) + phase)
+        stripes = np.sin(
+            2 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / (STRIPE_PERIOD[kind - 1] * scale) + phase
+        )
         colour = rng.uniform(0.15, 0.95, size=3)
         shade = colour[None, None, :] * (0.72 + 0.28 * stripes[..., None])
         image[inside] = shade[inside]
@@ -129,7 +132,9 @@ class ToyDataset(Dataset):
     def split(self, seed: int) -> Split:
         return holdout_split(self.image_ids(), seed, self.params.val_fraction)
 
-    def augment(self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment(
+        self, image: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Horizontal flip with probability 0.5 (when ``flip``)."""
         if self.params.flip and bool(torch.rand((), generator=generator) < 0.5):
             return image.flip(-1), target.flip(-1)

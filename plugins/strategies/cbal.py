@@ -112,11 +112,17 @@ class Cbal(Strategy):
             constraints.append(LinearConstraint(row[None, :], -np.inf, context.budget))
         integrality = np.concatenate([np.ones(n), np.zeros(c)])
         bounds = Bounds(np.zeros(n + c), np.concatenate([np.ones(n), np.full(c, np.inf)]))
-        result = milp(objective, integrality=integrality, bounds=bounds, constraints=constraints,
-                      options={"disp": False, "mip_rel_gap": 0.0})
+        result = milp(
+            objective,
+            integrality=integrality,
+            bounds=bounds,
+            constraints=constraints,
+            options={"disp": False, "mip_rel_gap": 0.0},
+        )
         if result.x is None:
-            raise ComponentError(f"strategy 'cbal' (solver=milp): HiGHS found no solution ({result.message}); "
-                                 "use solver=greedy")
+            raise ComponentError(
+                f"strategy 'cbal' (solver=milp): HiGHS found no solution ({result.message}); use solver=greedy"
+            )
         chosen = candidates[result.x[:n] > 0.5]
         # Most uncertain first, so that the order means something too.
         order = np.lexsort((chosen, -entropy[np.searchsorted(candidates, chosen)]))

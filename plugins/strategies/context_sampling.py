@@ -61,18 +61,24 @@ class ForegroundOracle(Strategy):
 
     def _classes(self, context: SelectionContext) -> tuple[np.ndarray, int]:
         if context.ground_truth is None:
-            raise ComponentError(f"strategy {self.name!r} reads the ground truth, but the selection context "
-                                 "carries none; it must run through albench's runner (uses_ground_truth)")
+            raise ComponentError(
+                f"strategy {self.name!r} reads the ground truth, but the selection context "
+                "carries none; it must run through albench's runner (uses_ground_truth)"
+            )
         if context.background_class is None:
-            raise ComponentError(f"strategy {self.name!r} separates foreground from background, but the dataset "
-                                 "declares no background class; run it on a dataset that has one")
+            raise ComponentError(
+                f"strategy {self.name!r} separates foreground from background, but the dataset "
+                "declares no background class; run it on a dataset that has one"
+            )
         return np.asarray(context.ground_truth), int(context.background_class)
 
     def picks(self, context: SelectionContext) -> Iterator[int]:
         """The regions in the order this oracle wants them, lazily (see the module docstring)."""
         truth, background = self._classes(context)
         unlabeled = context.unlabeled_ids()
-        is_foreground = (truth[unlabeled] != background) & (truth[unlabeled] >= 0) & (truth[unlabeled] < context.num_classes)
+        is_foreground = (
+            (truth[unlabeled] != background) & (truth[unlabeled] >= 0) & (truth[unlabeled] < context.num_classes)
+        )
         generator = context.generator
         foreground = generator.permutation(unlabeled[is_foreground])
         others = generator.permutation(unlabeled[~is_foreground])

@@ -42,8 +42,15 @@ class Slic(SuperpixelMethod):
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         p = self.params
-        return slic(image, n_segments=p.n_segments, compactness=p.compactness, sigma=p.sigma,
-                    max_num_iter=p.max_num_iter, start_label=0, channel_axis=-1)
+        return slic(
+            image,
+            n_segments=p.n_segments,
+            compactness=p.compactness,
+            sigma=p.sigma,
+            max_num_iter=p.max_num_iter,
+            start_label=0,
+            channel_axis=-1,
+        )
 
 
 @hookimpl

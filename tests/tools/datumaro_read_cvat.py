@@ -12,7 +12,13 @@ shapes = []
 for item in dataset:
     for annotation in item.annotations:
         pixels = np.flatnonzero(annotation.image.astype(bool).reshape(-1))
-        shapes.append({"item": item.id, "label": labels[annotation.label].name,
-                       "region": annotation.attributes["albench_region"], "pixels": pixels.tolist(),
-                       "size": list(item.media.size)})
+        shapes.append(
+            {
+                "item": item.id,
+                "label": labels[annotation.label].name,
+                "region": annotation.attributes["albench_region"],
+                "pixels": pixels.tolist(),
+                "size": list(item.media.size),
+            }
+        )
 print(json.dumps({"formats": dm.Environment().detect_dataset(sys.argv[1]), "shapes": shapes}))

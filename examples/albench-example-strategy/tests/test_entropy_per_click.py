@@ -4,6 +4,7 @@ and its score is entropy per click, checked by hand."""
 import numpy as np
 import pytest
 from albench.testing import selection_context
+
 from albench_example_strategy import EntropyPerClick
 
 
