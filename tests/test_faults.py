@@ -23,6 +23,7 @@ import pytest
 import torch
 from dataset_fixtures import write_folder
 from PIL import Image
+from sweep_helpers import FAULT_PROTOCOL_TOML
 from typer.testing import CliRunner
 
 from albench.cli import app
@@ -481,15 +482,18 @@ def _values(path: Path) -> str:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_a_run_killed_after_a_round_resumes_to_identical_values(tmp_path, tiny_protocol_file, sig):
+def test_a_run_killed_after_a_round_resumes_to_identical_values(tmp_path, sig):
     # This already held before (about 30 random kills in the issue); kept here as the table's last row.
+    # Runs of 8 rounds: after the first checkpoint seven are left, so the kill lands mid-run on a fast machine.
+    protocol_file = tmp_path / "faults.toml"
+    protocol_file.write_text(FAULT_PROTOCOL_TOML)
     command = [
         sys.executable,
         "-c",
         "from albench.cli import main; main()",
         "run",
         "--protocol",
-        str(tiny_protocol_file),
+        str(protocol_file),
         "-s",
         "random",
         "-r",
@@ -509,7 +513,7 @@ def test_a_run_killed_after_a_round_resumes_to_identical_values(tmp_path, tiny_p
     resumed = subprocess.run(command, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming run" in resumed.stderr
-    clean = _run(tmp_path, tiny_protocol_file, "-s", "random", results=tmp_path / "clean")
+    clean = _run(tmp_path, protocol_file, "-s", "random", results=tmp_path / "clean")
     assert clean.exit_code == 0
     (killed_file,) = (tmp_path / "killed").glob("*.parquet")
     assert _values(killed_file) == _values(tmp_path / "clean" / killed_file.name)

@@ -322,3 +322,14 @@ def test_a_sweep_clears_the_stale_lock_a_finished_run_left(tmp_path, registry):
         live.release()
     assert again.exit_code == 0 and "2 runs: 2 skipped" in again.stderr
     assert not stale.exists()
+
+
+def test_the_summary_line_counts_runs_in_words():
+    from albench.sweep.driver import SweepSummary
+    from albench.sweep.task import RunResult
+
+    one = SweepSummary([RunResult("a", "completed", "random seed 0")])
+    assert one.line() == "1 run: 1 completed"
+    three = SweepSummary([RunResult(k, s, k) for k, s in (("a", "completed"), ("b", "locked"), ("c", "failed"))])
+    assert three.line() == "3 runs: 1 completed, 1 running elsewhere, 1 failed"
+    assert SweepSummary().line() == "0 runs: nothing to do"

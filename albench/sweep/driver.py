@@ -41,7 +41,8 @@ class SweepSummary:
         order = ("completed", "resumed", "skipped", "locked", "failed")
         words = {"locked": "running elsewhere"}
         parts = [f"{counts[status]} {words.get(status, status)}" for status in order if counts[status]]
-        return f"{len(self.results)} runs: {', '.join(parts) or 'nothing to do'}"
+        runs = f"{len(self.results)} run" + ("" if len(self.results) == 1 else "s")
+        return f"{runs}: {', '.join(parts) or 'nothing to do'}"
 
 
 def run_tasks(
