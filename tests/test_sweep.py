@@ -333,3 +333,10 @@ def test_the_summary_line_counts_runs_in_words():
     three = SweepSummary([RunResult(k, s, k) for k, s in (("a", "completed"), ("b", "locked"), ("c", "failed"))])
     assert three.line() == "3 runs: 1 completed, 1 running elsewhere, 1 failed"
     assert SweepSummary().line() == "0 runs: nothing to do"
+
+
+def test_counts_are_written_with_the_plural_only_when_not_one():
+    from albench._words import plural
+
+    assert [plural(n, "run") for n in (0, 1, 2)] == ["0 runs", "1 run", "2 runs"]
+    assert plural(3, "strategy", "strategies") == "3 strategies" and plural(1, "strategy", "strategies") == "1 strategy"

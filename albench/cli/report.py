@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from albench._atomic import atomic_write
+from albench._words import plural
 from albench.cli._common import ResultsDirOption, default_cache_dir, err, handle_errors, out
 from albench.cli._runs import (
     BackboneFilter,
@@ -316,8 +317,7 @@ def html(
         selections = _selections(loaded.runs, results_dir, overlays, data_root, cache_dir) if overlays else []
         page = html_report(loaded.runs, options, loaded.notes, selections)
         atomic_write(output, lambda path: _write_text(path, page))
-        runs_count = f"{len(loaded.runs)} run" + ("" if len(loaded.runs) == 1 else "s")
-        err.print(f"wrote {output} ({len(page.encode()) / 1e6:.2f} MB, {runs_count})")
+        err.print(f"wrote {output} ({len(page.encode()) / 1e6:.2f} MB, {plural(len(loaded.runs), 'run')})")
 
 
 def _write_text(path: Path, text: str) -> None:

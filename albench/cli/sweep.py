@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from albench._words import plural
 from albench.cli._common import ResultsDirOption, RichProgress, default_cache_dir, err, handle_errors, out
 from albench.cli._sweep import (
     make_executor,
@@ -50,7 +51,9 @@ def plan_table(plan: Plan, title: str) -> Table:
     for column in ("dataset", "backbone", *STATES, "time per run", "compute left"):
         table.add_column(column, justify="left" if column in ("dataset", "backbone") else "right")
     for group in plan.groups:
-        per_run = f"{_hours(group.seconds_per_run)} ({group.measured_runs} runs)" if group.measured_runs else "?"
+        per_run = (
+            f"{_hours(group.seconds_per_run)} ({plural(group.measured_runs, 'run')})" if group.measured_runs else "?"
+        )
         table.add_row(
             group.dataset,
             group.backbone,
@@ -167,12 +170,14 @@ def sweep(
         store = remote or results_dir
         if dry_run:
             plan = make_plan(unique, store, chosen.slots)
-            print_table(out, plan_table(plan, f"{grid_file.title}: {len(unique)} runs in {location(results_dir)}"))
+            print_table(
+                out, plan_table(plan, f"{grid_file.title}: {plural(len(unique), 'run')} in {location(results_dir)}")
+            )
             left = plan.seconds_left
             if left is not None and chosen.slots:
                 out.print(
                     f"compute left: {_hours(left)}, about {_hours(left / chosen.slots)} per slot on "
-                    f"{chosen.slots} {name} slot{'s' if chosen.slots != 1 else ''}"
+                    f"{plural(chosen.slots, name + ' slot')}"
                 )
             elif left is None:
                 out.print("compute left: unknown until a run of each dataset and backbone has finished")
@@ -183,7 +188,7 @@ def sweep(
             results_dir=work_dir, cache_dir=cache_dir or default_cache_dir(), device=device, force=force
         )
         prepare_directories(options.results_dir, options.cache_dir)
-        err.print(Text(grid_file.title, style="bold") + Text(f": {len(unique)} runs on executor {name}"))
+        err.print(Text(grid_file.title, style="bold") + Text(f": {plural(len(unique), 'run')} on executor {name}"))
         share_registry(registry)
         todo, finished = (unique, []) if force else unfinished(unique, store)
         if finished:

@@ -22,6 +22,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from albench import __version__
+from albench._words import plural
 from albench.errors import AlbenchError
 from albench.results.grouping import row_label
 from albench.results.leaderboard import leaderboard, parse_metric
@@ -146,26 +147,22 @@ def _header(runs: Sequence[Run], options: ReportOptions, notes: Sequence[str], t
     counts = ", ".join(f"{status[s]} {s}" for s in ("complete", "in progress", "incomplete") if status[s])
     seeds = sorted({r.seed for r in runs})
     facts = [
-        f"{_plural(len(runs), 'run')} ({counts})",
-        _plural(len({r.dataset for r in runs}), "dataset"),
-        _plural(len({row_label(r) for r in runs}), "strategy", "strategies"),
-        _plural(len(seeds), "seed") + f" ({_span(seeds)})",
+        f"{plural(len(runs), 'run')} ({counts})",
+        plural(len({r.dataset for r in runs}), "dataset"),
+        plural(len({row_label(r) for r in runs}), "strategy", "strategies"),
+        plural(len(seeds), "seed") + f" ({_span(seeds)})",
         f"albench {__version__}",
     ]
     lines = [f"<header>\n<h1>{escape(title)}</h1>", f"<p>{escape(' · '.join(facts))}</p>"]
     if status["in progress"] or status["incomplete"]:
         unfinished = status["in progress"] + status["incomplete"]
         lines.append(
-            f'<p class="banner">{_plural(unfinished, "run")} {"is" if unfinished == 1 else "are"} in '
+            f'<p class="banner">{plural(unfinished, "run")} {"is" if unfinished == 1 else "are"} in '
             "progress or incomplete: their cells are flagged † and left out of every mean, and the curves "
             "leave them out; render the page again once they finish.</p>"
         )
     lines += [f'<p class="banner">{escape(note)}</p>' for note in notes]
     return "\n".join(lines) + "\n</header>"
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def _span(values: Sequence[int]) -> str:
@@ -326,7 +323,7 @@ def _left_out(runs: Sequence[Run]) -> str:
     if not missing:
         return ""
     items = "".join(f"<li>{escape(run.describe())}</li>" for run in missing)
-    return f'<details><summary>{_plural(len(missing), "run")} not drawn (not complete)</summary><ul class="notes">{items}</ul></details>'
+    return f'<details><summary>{plural(len(missing), "run")} not drawn (not complete)</summary><ul class="notes">{items}</ul></details>'
 
 
 # Sections ----------------------------------------------------------------------------------------------
@@ -508,7 +505,7 @@ def _runs_table(runs: Sequence[Run], options: ReportOptions, ids: _Ids) -> str:
     return (
         '<p class="lead">As <code>albench report runs</code> lists them: every run, finished or in progress '
         "(read from its checkpoint), with its headline numbers (AuALC and mIoU in percent).</p>\n"
-        + _records_table(records, _RUN_COLUMNS, _plural(len(records), "run"), ids, cell)
+        + _records_table(records, _RUN_COLUMNS, plural(len(records), "run"), ids, cell)
     )
 
 
@@ -544,7 +541,7 @@ def _protocols(runs: Sequence[Run]) -> str:
         counts = Counter(tuple(sorted(run.environment.items())) for run in by_protocol[protocol_hash])
         for environment, count in sorted(counts.items()):
             text = ", ".join(f"{k.removesuffix('_version')} {v}" for k, v in environment) or "not recorded"
-            environments.append(f"<code>{escape(protocol_hash)}</code>: {_plural(count, 'run')} with {escape(text)}")
+            environments.append(f"<code>{escape(protocol_hash)}</code>: {plural(count, 'run')} with {escape(text)}")
     return "\n".join(
         [
             '<p class="lead">Runs are compared only within one protocol hash (its dataset, superpixels and protocol), '

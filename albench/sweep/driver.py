@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from albench._words import plural
 from albench.components import Executor
 from albench.results.failures import failure_path, record_failure
 from albench.sweep.task import RunResult, RunTask, describe
@@ -41,8 +42,7 @@ class SweepSummary:
         order = ("completed", "resumed", "skipped", "locked", "failed")
         words = {"locked": "running elsewhere"}
         parts = [f"{counts[status]} {words.get(status, status)}" for status in order if counts[status]]
-        runs = f"{len(self.results)} run" + ("" if len(self.results) == 1 else "s")
-        return f"{runs}: {', '.join(parts) or 'nothing to do'}"
+        return f"{plural(len(self.results), 'run')}: {', '.join(parts) or 'nothing to do'}"
 
 
 def run_tasks(
