@@ -18,7 +18,6 @@ import pytest
 from sweep_helpers import FAULT_GRID_TOML, result_values, sweep_process, uninterrupted_values, write_grid
 from typer.testing import CliRunner
 
-from albench.cli import app
 from albench.components import TaskEnded
 from albench.host.registry import load_registry
 from albench.run.runner import RunOptions
@@ -37,15 +36,7 @@ def _no_third_party_plugins(monkeypatch):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, str]:
     """The acceptance grid, uninterrupted, inline."""
-    folder = tmp_path_factory.mktemp("reference")
-    grid = write_grid(folder)
-    result = runner.invoke(
-        app,
-        ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
-        env={"ALBENCH_LOAD_PLUGINS": ""},
-    )
-    assert result.exit_code == 0, result.output
-    values = result_values(folder / "results")
+    values = uninterrupted_values(tmp_path_factory.mktemp("reference"))
     assert len(values) == 12
     return values
 

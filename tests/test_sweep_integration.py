@@ -37,15 +37,8 @@ def _no_third_party_plugins(monkeypatch):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("reference")
-    grid = write_grid(folder)
-    result = runner.invoke(
-        app,
-        ["sweep", str(grid), "-r", str(folder / "results"), "--cache-dir", str(folder / "cache")],
-        env={"ALBENCH_LOAD_PLUGINS": ""},
-    )
-    assert result.exit_code == 0, result.output
-    return result_values(folder / "results")
+    """The acceptance grid, uninterrupted, inline."""
+    return uninterrupted_values(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="module")
