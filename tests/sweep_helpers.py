@@ -94,16 +94,22 @@ def sweep_process(
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def signal_run_when_checkpointed(results: Path, run_id: str, signum: int) -> threading.Thread:
-    """In the background: once ``run_id`` has checkpointed a round, send ``signum`` to the process holding
-    its lock (the process running it, wherever the executor put it)."""
+def signal_run_when_checkpointed(results: Path, run_id: str, signum: int, rounds: int = 1) -> threading.Thread:
+    """In the background: once ``run_id`` has checkpointed ``rounds`` rounds (each a new checkpoint file, seen
+    by its inode), send ``signum`` to the process holding its lock (the process running it, wherever the
+    executor put it)."""
 
     def act() -> None:
         partial = results / ".partial" / f"{run_id}.pt"
         lock = results / ".locks" / f"{run_id}.lock"
+        seen: set[int] = set()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if partial.exists() and lock.exists():
+            try:
+                seen.add(partial.stat().st_ino)
+            except OSError:
+                pass
+            if len(seen) >= rounds and lock.exists():
                 try:
                     pid = json.loads(lock.read_text())["pid"]
                 except (ValueError, KeyError, OSError):
